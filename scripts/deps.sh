@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Make sure the packages mmusim builds with are installed.
+# As root: installs what is missing with apt-get (running 'apt-get update' once if needed).
+# Otherwise: prints the exact apt-get line to run and fails.
+set -eu
+
+# Debian package -> a file or pkg-config module that proves it is installed.
+need_pkgs=()
+check_pc() { pkg-config --exists "$1" 2>/dev/null; }
+command -v cmake >/dev/null 2>&1 || need_pkgs+=(cmake)
+command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc)
+command -v make >/dev/null 2>&1 || need_pkgs+=(make)
+command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
+if command -v pkg-config >/dev/null 2>&1; then
+  check_pc capstone || need_pkgs+=(libcapstone-dev)
+  check_pc glib-2.0 || need_pkgs+=(libglib2.0-dev)
+  check_pc check || need_pkgs+=(check)
+else
+  need_pkgs+=(libcapstone-dev libglib2.0-dev check)
+fi
+
+[ ${#need_pkgs[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "mmusim: missing packages: ${need_pkgs[*]}" >&2
+  echo "mmusim: run as root:  apt-get install -y ${need_pkgs[*]}" >&2
+  exit 1
+fi
+
+echo "mmusim: installing ${need_pkgs[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"
+fi

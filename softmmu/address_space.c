@@ -1,0 +1,640 @@
+/*
+ * Address spaces: keeping renderings current, and accesses through them.
+ *
+ * Change tracking. A mutation marks the region it changed, and everything
+ * whose rendering can depend on it (its parents, and aliases of it, and
+ * their parents...), "changed" and drops them into a list. The outermost
+ * commit then updates only address spaces whose root is marked, and clears
+ * the marks.
+ *
+ * Render cache. Each region that some address space renders as a whole
+ * (its root, or the shared base of a layered space) caches its latest flat
+ * view and dispatch. A mark makes the cache stale; the first use in a
+ * commit re-renders it, so a shared global map is rendered once per commit
+ * however many CPUs show it. If the new rendering equals the old, the old
+ * dispatch is kept: its generation does not change, so nothing cached
+ * against it (TLB entries) is invalidated for nothing.
+ *
+ * Layering. A root whose lowest-priority child is an enabled alias of a
+ * whole region at address 0, strictly below every other child, shows that
+ * region exactly where nothing else covers: the rendering of the root is
+ * the region's rendering with the root's other children rendered on top.
+ * Such a space gets a layered dispatch: the shared base plus its overlays.
+ */
+#include <string.h>
+
+#include "softmmu/region_internal.h"
+
+typedef struct RenderCache {
+    FlatView *fv;
+    Dispatch *d;
+    bool stale;
+} RenderCache;
+
+struct AddressSpace {
+    char *name;
+    MemRegion *root;
+    Dispatch *dispatch;   /* current */
+    FlatView *view;       /* current full view (composed lazily if layered) */
+    MemRegion *shared;    /* layered on this region's rendering, or NULL */
+    uint8_t fill;
+    MemEndian target_endian;
+    GPtrArray *listeners;
+};
+
+static GPtrArray *spaces;          /* AddressSpace*, creation order */
+static GPtrArray *changed;         /* MemRegion* (referenced), marked since last commit */
+static unsigned depth;
+static bool pending;
+static bool committing;
+static MemRenderStats stats;
+
+/* --- Change tracking --- */
+
+void mem_mark_changed(MemRegion *mr)
+{
+    if (mr->dirty_render) {
+        return;
+    }
+    mr->dirty_render = true;
+    if (mr->cache) {
+        mr->cache->stale = true;
+    }
+    if (!changed) {
+        changed = g_ptr_array_new();
+    }
+    mr_ref(mr);
+    g_ptr_array_add(changed, mr);
+    pending = true;
+    if (mr->parent) {
+        mem_mark_changed(mr->parent);
+    }
+    if (mr->alias_users) {
+        for (guint i = 0; i < mr->alias_users->len; i++) {
+            mem_mark_changed(g_ptr_array_index(mr->alias_users, i));
+        }
+    }
+}
+
+void mem_region_finalize_cache(MemRegion *mr)
+{
+    if (mr->cache) {
+        dispatch_unref(mr->cache->d);
+        flatview_unref(mr->cache->fv);
+        g_free(mr->cache);
+        mr->cache = NULL;
+    }
+}
+
+/* The rendering of `mr` as a root: fresh, and unchanged if nothing changed. */
+static RenderCache *render_cached(MemRegion *mr)
+{
+    RenderCache *c = mr->cache;
+    if (c && !c->stale) {
+        return c;
+    }
+    FlatView *fv = flatview_render(mr);
+    stats.full_renders++;
+    if (c && flatview_equal(c->fv, fv)) {
+        flatview_unref(fv);
+        c->stale = false;
+        return c;
+    }
+    if (!c) {
+        c = mr->cache = g_new0(RenderCache, 1);
+    } else {
+        dispatch_unref(c->d);
+        flatview_unref(c->fv);
+    }
+    c->fv = fv;
+    c->d = dispatch_new(fv);
+    stats.dispatch_builds++;
+    c->stale = false;
+    return c;
+}
+
+/* The alias child a layered rendering of `root` can share, or NULL. */
+static MemRegion *layer_base_alias(const MemRegion *root)
+{
+    if (root->kind != MR_KIND_CONTAINER || !root->enabled || root->readonly ||
+        root->children->len == 0) {
+        return NULL;
+    }
+    GPtrArray *ch = root->children;
+    MemRegion *b = g_ptr_array_index(ch, ch->len - 1);
+    if (b->kind != MR_KIND_ALIAS || !b->enabled || b->readonly || b->addr != 0 ||
+        b->alias_offset != 0 || b->last != b->alias->last || root->last < b->last) {
+        return NULL;
+    }
+    for (guint i = 0; i + 1 < ch->len; i++) {
+        if (((MemRegion *)g_ptr_array_index(ch, i))->priority <= b->priority) {
+            return NULL;
+        }
+    }
+    return b;
+}
+
+/* The space's current full view; composes a layered one on first use. */
+FlatView *as_flatview(AddressSpace *as)
+{
+    if (!as->view) {
+        Dispatch *base = dispatch_base(as->dispatch);
+        as->view = flatview_compose(dispatch_flatview(base), dispatch_flatview(as->dispatch));
+    }
+    return as->view;
+}
+
+/* Compute the new dispatch for `as`; returns it referenced, or NULL if unchanged. */
+static Dispatch *as_compute(AddressSpace *as, MemRegion **shared_out)
+{
+    MemRegion *alias = layer_base_alias(as->root);
+    Dispatch *old = as->dispatch;
+    if (alias) {
+        *shared_out = alias->alias;
+        RenderCache *base = render_cached(alias->alias);
+        FlatView *ovl = flatview_render_excluding(as->root, alias);
+        stats.overlay_renders++;
+        if (old && dispatch_base(old) == base->d && flatview_equal(dispatch_flatview(old), ovl)) {
+            flatview_unref(ovl);
+            return NULL;
+        }
+        Dispatch *d = dispatch_new_layered(base->d, ovl);
+        stats.dispatch_builds++;
+        flatview_unref(ovl);
+        return d;
+    }
+    *shared_out = NULL;
+    RenderCache *c = render_cached(as->root);
+    if (old == c->d) {
+        return NULL;
+    }
+    if (old && !dispatch_base(old) && flatview_equal(dispatch_flatview(old), c->fv)) {
+        return NULL;
+    }
+    dispatch_ref(c->d);
+    return c->d;
+}
+
+/* Install `d` (referenced) as the space's dispatch; return the old full view. */
+static FlatView *as_install(AddressSpace *as, Dispatch *d, MemRegion *shared)
+{
+    FlatView *old_view = NULL;
+    if (as->listeners->len) {
+        old_view = as_flatview(as);
+        flatview_ref(old_view);
+    }
+    if (as->view) {
+        flatview_unref(as->view);
+        as->view = NULL;
+    }
+    if (!dispatch_base(d)) {
+        as->view = dispatch_flatview(d);
+        flatview_ref(as->view);
+    }
+    dispatch_unref(as->dispatch);
+    as->dispatch = d;
+    as->shared = shared;
+    return old_view;
+}
+
+/* --- Listeners --- */
+
+static void notify_coalesced(MemListener *l, const FlatRange *r, bool add)
+{
+    MemRegion *mr = r->mr;
+    void (*fn)(MemListener *, const FlatRange *, uint64_t, uint64_t) =
+        add ? l->coalesced_add : l->coalesced_del;
+    if (!fn || !mr->coalesced) {
+        return;
+    }
+    for (guint i = 0; i < mr->coalesced->len; i++) {
+        const CoalescedRange *cr = &g_array_index(mr->coalesced, CoalescedRange, i);
+        /* Intersect [cr.offset, +size) with the part of mr this range shows. */
+        uint64_t rlo = r->offset_in_region, rhi = r->offset_in_region + (r->last - r->start);
+        uint64_t clo = cr->offset, chi = cr->offset + cr->size - 1;
+        uint64_t lo = MAX(rlo, clo), hi = MIN(rhi, chi);
+        if (lo <= hi) {
+            fn(l, r, r->start + (lo - rlo), hi - lo + 1);
+        }
+    }
+}
+
+static void notify_del(MemListener *l, const FlatRange *r)
+{
+    notify_coalesced(l, r, false);
+    if (l->region_del) {
+        l->region_del(l, r);
+    }
+}
+
+static void notify_add(MemListener *l, const FlatRange *r)
+{
+    if (l->region_add) {
+        l->region_add(l, r);
+    }
+    notify_coalesced(l, r, true);
+}
+
+/* Same place and mapping, maybe a different log mask. */
+static bool same_mapping(const FlatRange *a, const FlatRange *b)
+{
+    return a->start == b->start && a->last == b->last && a->mr == b->mr &&
+           a->offset_in_region == b->offset_in_region && a->readonly == b->readonly &&
+           a->romd_mode == b->romd_mode;
+}
+
+/* Tell `l` the minimal difference from old to new (both sorted). Removals
+ * first, then additions, so a listener never sees two ranges overlap. */
+static void listener_diff(MemListener *l, const FlatView *old, const FlatView *new)
+{
+    guint no = old ? flatview_num_ranges(old) : 0, nn = flatview_num_ranges(new);
+    for (int pass = 0; pass < 2; pass++) {
+        guint i = 0, j = 0;
+        while (i < no || j < nn) {
+            const FlatRange *a = i < no ? flatview_range(old, i) : NULL;
+            const FlatRange *b = j < nn ? flatview_range(new, j) : NULL;
+            if (a && b && same_mapping(a, b)) {
+                if (pass == 1 && a->dirty_log_mask != b->dirty_log_mask && l->log_change) {
+                    l->log_change(l, b, a->dirty_log_mask, b->dirty_log_mask);
+                }
+                i++;
+                j++;
+            } else if (a && (!b || a->start < b->start ||
+                             (a->start == b->start && a->last <= b->last))) {
+                if (pass == 0) {
+                    notify_del(l, a);
+                }
+                i++;
+            } else {
+                if (pass == 1) {
+                    notify_add(l, b);
+                }
+                j++;
+            }
+        }
+    }
+}
+
+void as_listener_register(AddressSpace *as, MemListener *l)
+{
+    l->as = as;
+    g_ptr_array_add(as->listeners, l);
+    FlatView *fv = as_flatview(as);
+    for (guint i = 0; i < flatview_num_ranges(fv); i++) {
+        notify_add(l, flatview_range(fv, i));
+    }
+}
+
+void as_listener_unregister(MemListener *l)
+{
+    if (l && l->as) {
+        g_ptr_array_remove(l->as->listeners, l);
+        l->as = NULL;
+    }
+}
+
+static void for_all_listeners(bool begin)
+{
+    for (guint i = 0; i < spaces->len; i++) {
+        AddressSpace *as = g_ptr_array_index(spaces, i);
+        for (guint j = 0; j < as->listeners->len; j++) {
+            MemListener *l = g_ptr_array_index(as->listeners, j);
+            void (*fn)(MemListener *) = begin ? l->begin : l->commit;
+            if (fn) {
+                fn(l);
+            }
+        }
+    }
+}
+
+void mem_coalescing_changed(MemRegion *mr, const CoalescedRange *cr, bool added)
+{
+    if (!spaces) {
+        return;
+    }
+    for (guint i = 0; i < spaces->len; i++) {
+        AddressSpace *as = g_ptr_array_index(spaces, i);
+        if (!as->listeners->len) {
+            continue;
+        }
+        FlatView *fv = as_flatview(as);
+        for (guint k = 0; k < flatview_num_ranges(fv); k++) {
+            const FlatRange *r = flatview_range(fv, k);
+            uint64_t rlo = r->offset_in_region, rhi = rlo + (r->last - r->start);
+            uint64_t lo = MAX(rlo, cr->offset), hi = MIN(rhi, cr->offset + cr->size - 1);
+            if (r->mr != mr || lo > hi) {
+                continue;
+            }
+            for (guint j = 0; j < as->listeners->len; j++) {
+                MemListener *l = g_ptr_array_index(as->listeners, j);
+                void (*fn)(MemListener *, const FlatRange *, uint64_t, uint64_t) =
+                    added ? l->coalesced_add : l->coalesced_del;
+                if (fn) {
+                    fn(l, r, r->start + (lo - rlo), hi - lo + 1);
+                }
+            }
+        }
+    }
+}
+
+/* --- Transactions --- */
+
+void mem_transaction_begin(void)
+{
+    depth++;
+}
+
+unsigned mem_transaction_depth(void)
+{
+    return depth;
+}
+
+void mem_render_stats(MemRenderStats *out)
+{
+    *out = stats;
+}
+
+typedef struct Update {
+    AddressSpace *as;
+    Dispatch *d;
+    MemRegion *shared;
+} Update;
+
+static void commit_once(void)
+{
+    GPtrArray *marked = changed;
+    changed = NULL;
+    pending = false;
+    stats.commits++;
+
+    GArray *updates = g_array_new(FALSE, FALSE, sizeof(Update));
+    for (guint i = 0; spaces && i < spaces->len; i++) {
+        AddressSpace *as = g_ptr_array_index(spaces, i);
+        if (!as->root->dirty_render) {
+            continue;
+        }
+        Update u = { .as = as };
+        u.d = as_compute(as, &u.shared);
+        if (u.d) {
+            g_array_append_val(updates, u);
+        } else {
+            as->shared = u.shared;
+        }
+    }
+    /* Everything is rendered: clear the marks before anyone can mutate again. */
+    for (guint i = 0; marked && i < marked->len; i++) {
+        MemRegion *mr = g_ptr_array_index(marked, i);
+        mr->dirty_render = false;
+        mr_unref(mr);
+    }
+    if (marked) {
+        g_ptr_array_free(marked, TRUE);
+    }
+    if (updates->len) {
+        for_all_listeners(true);
+        for (guint i = 0; i < updates->len; i++) {
+            Update *u = &g_array_index(updates, Update, i);
+            FlatView *old = as_install(u->as, u->d, u->shared);
+            if (u->as->listeners->len) {
+                FlatView *new = as_flatview(u->as);
+                for (guint j = 0; j < u->as->listeners->len; j++) {
+                    listener_diff(g_ptr_array_index(u->as->listeners, j), old, new);
+                }
+            }
+            flatview_unref(old);
+        }
+        for_all_listeners(false);
+    }
+    g_array_free(updates, TRUE);
+}
+
+void mem_transaction_commit(void)
+{
+    g_return_if_fail(depth > 0);
+    if (--depth > 0 || committing) {
+        return;
+    }
+    /* Listeners may mutate the tree; their changes commit in another round.
+     * A listener that keeps changing things forever is stopped and reported. */
+    committing = true;
+    for (int round = 0; pending; round++) {
+        if (round == 64) {
+            mem_report("memory: listeners kept changing the map for 64 rounds; giving up");
+            break;
+        }
+        commit_once();
+    }
+    committing = false;
+}
+
+/* --- Address spaces --- */
+
+AddressSpace *as_new(const char *name, MemRegion *root, GError **err)
+{
+    if (!root) {
+        g_set_error(err, MEM_ERROR, MEM_ERROR_INVALID_ARGUMENT,
+                    "address space '%s': root is NULL", name ? name : "(anonymous)");
+        return NULL;
+    }
+    AddressSpace *as = g_new0(AddressSpace, 1);
+    as->name = g_strdup(name ? name : "(anonymous)");
+    mr_ref(root);
+    as->root = root;
+    as->fill = 0xff;
+    as->target_endian = MEM_LITTLE_ENDIAN;
+    as->listeners = g_ptr_array_new();
+    if (!spaces) {
+        spaces = g_ptr_array_new();
+    }
+    g_ptr_array_add(spaces, as);
+    /* Render now so the space is usable at once, even inside a transaction;
+     * a pending change to the root re-renders it at the commit. */
+    MemRegion *shared;
+    Dispatch *d = as_compute(as, &shared);
+    FlatView *old = as_install(as, d, shared);
+    flatview_unref(old);
+    return as;
+}
+
+void as_free(AddressSpace *as)
+{
+    if (!as) {
+        return;
+    }
+    g_ptr_array_remove(spaces, as);
+    for (guint i = 0; i < as->listeners->len; i++) {
+        ((MemListener *)g_ptr_array_index(as->listeners, i))->as = NULL;
+    }
+    g_ptr_array_free(as->listeners, TRUE);
+    flatview_unref(as->view);
+    dispatch_unref(as->dispatch);
+    mr_unref(as->root);
+    g_free(as->name);
+    g_free(as);
+}
+
+const char *as_name(const AddressSpace *as) { return as->name; }
+MemRegion *as_root(const AddressSpace *as) { return as->root; }
+void as_set_unassigned_fill(AddressSpace *as, uint8_t fill) { as->fill = fill; }
+MemEndian as_target_endian(const AddressSpace *as) { return as->target_endian; }
+Dispatch *as_dispatch(const AddressSpace *as) { return as->dispatch; }
+MemRegion *as_shared_base(const AddressSpace *as) { return as->shared; }
+guint as_count(void) { return spaces ? spaces->len : 0; }
+AddressSpace *as_nth(guint i) { return spaces && i < spaces->len ? g_ptr_array_index(spaces, i) : NULL; }
+
+void as_set_target_endian(AddressSpace *as, MemEndian endian)
+{
+    as->target_endian = endian == MEM_BIG_ENDIAN ? MEM_BIG_ENDIAN : MEM_LITTLE_ENDIAN;
+}
+
+/* --- Accesses --- */
+
+static void report_rom_write(const MemSection *s, uint64_t addr, uint64_t len)
+{
+    if (!s->mr->reported_rom_write) {
+        s->mr->reported_rom_write = true;
+        mem_report("write of %" G_GUINT64_FORMAT " byte(s) at 0x%" G_GINT64_MODIFIER
+                   "x to read-only '%s' dropped (reported once per region)",
+                   len, addr, s->mr->name);
+    }
+}
+
+MemResult section_access(AddressSpace *as, const MemSection *s, uint64_t addr, MemAttrs attrs,
+                         void *buf, uint64_t len, bool is_write)
+{
+    MemRegion *mr = s->mr;
+    if (!mr) {
+        if (!is_write) {
+            memset(buf, as->fill, len);
+        }
+        return MEM_DECODE_ERROR;
+    }
+    uint64_t off = s->offset_in_region + (addr - s->start);
+    bool ram_path = mr->kind == MR_KIND_RAM || mr->kind == MR_KIND_ROM ||
+                    (mr->kind == MR_KIND_ROMD && !is_write && s->romd_mode);
+    if (ram_path) {
+        if (!is_write) {
+            memcpy(buf, mr->ram + off, len);
+            return MEM_OK;
+        }
+        if (s->readonly) {
+            report_rom_write(s, addr, len);
+            return MEM_ACCESS_ERROR;
+        }
+        memcpy(mr->ram + off, buf, len);
+        if (mr->dirty_log_mask) {
+            mr_set_dirty(mr, off, len);
+        }
+        return MEM_OK;
+    }
+    if (mr->kind == MR_KIND_MMIO || mr->kind == MR_KIND_ROMD) {
+        return mmio_access_buffer(mr, off, buf, len, attrs, is_write,
+                                  mr_ops_big_endian(mr, as->target_endian));
+    }
+    /* Other kinds (IOMMU) are not dispatched yet: nothing answers. */
+    if (!is_write) {
+        memset(buf, as->fill, len);
+    }
+    return MEM_DECODE_ERROR;
+}
+
+static MemResult as_rw(AddressSpace *as, uint64_t addr, MemAttrs attrs, uint8_t *buf,
+                       uint64_t len, bool is_write)
+{
+    MemResult res = MEM_OK;
+    Dispatch *d = as->dispatch;
+    while (len) {
+        uint64_t last;
+        const MemSection *s = dispatch_section(d, dispatch_lookup(d, addr, &last));
+        uint64_t chunk = (last - addr >= len - 1) ? len : last - addr + 1;
+        MemResult r = section_access(as, s, addr, attrs, buf, chunk, is_write);
+        if (r != MEM_OK && res == MEM_OK) {
+            res = r;
+        }
+        addr += chunk; /* wraps at 2^64, as an address bus does */
+        buf += chunk;
+        len -= chunk;
+    }
+    return res;
+}
+
+MemResult as_read(AddressSpace *as, uint64_t addr, MemAttrs attrs, void *buf, uint64_t len)
+{
+    return as_rw(as, addr, attrs, buf, len, false);
+}
+
+MemResult as_write(AddressSpace *as, uint64_t addr, MemAttrs attrs, const void *buf,
+                   uint64_t len)
+{
+    return as_rw(as, addr, attrs, (uint8_t *)buf, len, true);
+}
+
+static bool want_big(const AddressSpace *as, MemEndian e)
+{
+    return e == MEM_BIG_ENDIAN || (e == MEM_TARGET_ENDIAN && as->target_endian == MEM_BIG_ENDIAN);
+}
+
+static uint64_t bytes_to_val(const uint8_t *b, unsigned size, bool big)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < size; i++) {
+        v |= (uint64_t)b[i] << (8 * (big ? size - 1 - i : i));
+    }
+    return v;
+}
+
+static void val_to_bytes(uint64_t v, uint8_t *b, unsigned size, bool big)
+{
+    for (unsigned i = 0; i < size; i++) {
+        b[i] = (uint8_t)(v >> (8 * (big ? size - 1 - i : i)));
+    }
+}
+
+static bool valid_value_size(unsigned size)
+{
+    return size == 1 || size == 2 || size == 4 || size == 8;
+}
+
+/*
+ * A value access is one access of `size` bytes: within one MMIO section it
+ * reaches the device as a single access of that size (subject to its
+ * `valid` rules); only an access straddling sections is split.
+ */
+static MemResult as_val(AddressSpace *as, uint64_t addr, MemAttrs attrs, unsigned size,
+                        MemEndian endian, uint8_t *bytes, bool is_write)
+{
+    uint64_t last;
+    Dispatch *d = as->dispatch;
+    const MemSection *s = dispatch_section(d, dispatch_lookup(d, addr, &last));
+    if (last - addr >= size - 1 && s->mr &&
+        (s->mr->kind == MR_KIND_MMIO || (s->mr->kind == MR_KIND_ROMD && (is_write || !s->romd_mode)))) {
+        uint64_t off = s->offset_in_region + (addr - s->start);
+        return mmio_access(s->mr, off, bytes, size, attrs, is_write,
+                           mr_ops_big_endian(s->mr, as->target_endian));
+    }
+    return as_rw(as, addr, attrs, bytes, size, is_write);
+}
+
+MemResult as_read_val(AddressSpace *as, uint64_t addr, MemAttrs attrs, unsigned size,
+                      MemEndian endian, uint64_t *value)
+{
+    uint8_t bytes[8];
+    if (!valid_value_size(size)) {
+        *value = 0;
+        return MEM_ACCESS_ERROR;
+    }
+    MemResult r = as_val(as, addr, attrs, size, endian, bytes, false);
+    *value = bytes_to_val(bytes, size, want_big(as, endian));
+    return r;
+}
+
+MemResult as_write_val(AddressSpace *as, uint64_t addr, MemAttrs attrs, unsigned size,
+                       MemEndian endian, uint64_t value)
+{
+    uint8_t bytes[8];
+    if (!valid_value_size(size)) {
+        return MEM_ACCESS_ERROR;
+    }
+    val_to_bytes(value, bytes, size, want_big(as, endian));
+    return as_val(as, addr, attrs, size, endian, bytes, true);
+}
