@@ -19,7 +19,24 @@ else
   need_pkgs+=(libcapstone-dev libglib2.0-dev check)
 fi
 
-[ ${#need_pkgs[@]} -eq 0 ] && exit 0
+# Optional: peers for benchmarks and differential tests, plots. Installed
+# when we can, never required.
+opt_pkgs=()
+if command -v pkg-config >/dev/null 2>&1 && ! pkg-config --exists unicorn 2>/dev/null; then
+  opt_pkgs+=(libunicorn-dev)
+fi
+command -v gnuplot >/dev/null 2>&1 || opt_pkgs+=(gnuplot-nox)
+
+if [ ${#need_pkgs[@]} -eq 0 ]; then
+  # Only try optional packages once per machine, as root, quietly.
+  stamp=/var/tmp/mmusim-optional-tried
+  if [ ${#opt_pkgs[@]} -gt 0 ] && [ "$(id -u)" -eq 0 ] && [ ! -e "$stamp" ]; then
+    touch "$stamp" 2>/dev/null || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${opt_pkgs[@]}" \
+      >/dev/null 2>&1 || echo "mmusim: optional packages (${opt_pkgs[*]}) not installed; benchmarks skip those peers" >&2
+  fi
+  exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "mmusim: missing packages: ${need_pkgs[*]}" >&2
@@ -33,3 +50,5 @@ if ! apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"
 fi
+apt-get install -y -q --no-install-recommends "${opt_pkgs[@]}" >/dev/null 2>&1 ||
+  echo "mmusim: optional packages (${opt_pkgs[*]}) not installed; benchmarks skip those peers" >&2

@@ -40,7 +40,13 @@ struct AddressSpace {
     uint8_t fill;
     MemEndian target_endian;
     GPtrArray *listeners;
+    GArray *notifiers;    /* DispatchNotifier */
 };
+
+typedef struct DispatchNotifier {
+    AsDispatchNotify fn;
+    void *opaque;
+} DispatchNotifier;
 
 static GPtrArray *spaces;          /* AddressSpace*, creation order */
 static GPtrArray *changed;         /* MemRegion* (referenced), marked since last commit */
@@ -191,9 +197,14 @@ static FlatView *as_install(AddressSpace *as, Dispatch *d, MemRegion *shared)
         as->view = dispatch_flatview(d);
         flatview_ref(as->view);
     }
-    dispatch_unref(as->dispatch);
+    Dispatch *old_d = as->dispatch;
     as->dispatch = d;
     as->shared = shared;
+    for (guint i = 0; old_d && i < as->notifiers->len; i++) {
+        DispatchNotifier *n = &g_array_index(as->notifiers, DispatchNotifier, i);
+        n->fn(as, old_d, d, n->opaque);
+    }
+    dispatch_unref(old_d);
     return old_view;
 }
 
@@ -443,6 +454,7 @@ AddressSpace *as_new(const char *name, MemRegion *root, GError **err)
     as->fill = 0xff;
     as->target_endian = MEM_LITTLE_ENDIAN;
     as->listeners = g_ptr_array_new();
+    as->notifiers = g_array_new(FALSE, FALSE, sizeof(DispatchNotifier));
     if (!spaces) {
         spaces = g_ptr_array_new();
     }
@@ -466,11 +478,29 @@ void as_free(AddressSpace *as)
         ((MemListener *)g_ptr_array_index(as->listeners, i))->as = NULL;
     }
     g_ptr_array_free(as->listeners, TRUE);
+    g_array_free(as->notifiers, TRUE);
     flatview_unref(as->view);
     dispatch_unref(as->dispatch);
     mr_unref(as->root);
     g_free(as->name);
     g_free(as);
+}
+
+void as_add_dispatch_notifier(AddressSpace *as, AsDispatchNotify fn, void *opaque)
+{
+    DispatchNotifier n = { fn, opaque };
+    g_array_append_val(as->notifiers, n);
+}
+
+void as_remove_dispatch_notifier(AddressSpace *as, AsDispatchNotify fn, void *opaque)
+{
+    for (guint i = 0; i < as->notifiers->len; i++) {
+        DispatchNotifier *n = &g_array_index(as->notifiers, DispatchNotifier, i);
+        if (n->fn == fn && n->opaque == opaque) {
+            g_array_remove_index(as->notifiers, i);
+            return;
+        }
+    }
 }
 
 const char *as_name(const AddressSpace *as) { return as->name; }
@@ -595,22 +625,61 @@ static bool valid_value_size(unsigned size)
     return size == 1 || size == 2 || size == 4 || size == 8;
 }
 
+static bool is_device_access(const MemSection *s, bool is_write)
+{
+    return s->mr && (s->mr->kind == MR_KIND_MMIO ||
+                     (s->mr->kind == MR_KIND_ROMD && (is_write || !s->romd_mode)));
+}
+
+/* One value access within one section; `bytes` in memory order. */
+static MemResult section_val(AddressSpace *as, const MemSection *s, uint64_t addr,
+                             MemAttrs attrs, unsigned size, uint8_t *bytes, bool is_write)
+{
+    if (is_device_access(s, is_write)) {
+        uint64_t off = s->offset_in_region + (addr - s->start);
+        return mmio_access(s->mr, off, bytes, size, attrs, is_write,
+                           mr_ops_big_endian(s->mr, as->target_endian));
+    }
+    return section_access(as, s, addr, attrs, bytes, size, is_write);
+}
+
+MemResult section_read_val(AddressSpace *as, const MemSection *s, uint64_t addr, MemAttrs attrs,
+                           unsigned size, MemEndian endian, uint64_t *value)
+{
+    uint8_t bytes[8];
+    if (!valid_value_size(size)) {
+        *value = 0;
+        return MEM_ACCESS_ERROR;
+    }
+    MemResult r = section_val(as, s, addr, attrs, size, bytes, false);
+    *value = bytes_to_val(bytes, size, want_big(as, endian));
+    return r;
+}
+
+MemResult section_write_val(AddressSpace *as, const MemSection *s, uint64_t addr, MemAttrs attrs,
+                            unsigned size, MemEndian endian, uint64_t value)
+{
+    uint8_t bytes[8];
+    if (!valid_value_size(size)) {
+        return MEM_ACCESS_ERROR;
+    }
+    val_to_bytes(value, bytes, size, want_big(as, endian));
+    return section_val(as, s, addr, attrs, size, bytes, true);
+}
+
 /*
  * A value access is one access of `size` bytes: within one MMIO section it
  * reaches the device as a single access of that size (subject to its
  * `valid` rules); only an access straddling sections is split.
  */
 static MemResult as_val(AddressSpace *as, uint64_t addr, MemAttrs attrs, unsigned size,
-                        MemEndian endian, uint8_t *bytes, bool is_write)
+                        uint8_t *bytes, bool is_write)
 {
     uint64_t last;
     Dispatch *d = as->dispatch;
     const MemSection *s = dispatch_section(d, dispatch_lookup(d, addr, &last));
-    if (last - addr >= size - 1 && s->mr &&
-        (s->mr->kind == MR_KIND_MMIO || (s->mr->kind == MR_KIND_ROMD && (is_write || !s->romd_mode)))) {
-        uint64_t off = s->offset_in_region + (addr - s->start);
-        return mmio_access(s->mr, off, bytes, size, attrs, is_write,
-                           mr_ops_big_endian(s->mr, as->target_endian));
+    if (last - addr >= size - 1) {
+        return section_val(as, s, addr, attrs, size, bytes, is_write);
     }
     return as_rw(as, addr, attrs, bytes, size, is_write);
 }
@@ -623,7 +692,7 @@ MemResult as_read_val(AddressSpace *as, uint64_t addr, MemAttrs attrs, unsigned 
         *value = 0;
         return MEM_ACCESS_ERROR;
     }
-    MemResult r = as_val(as, addr, attrs, size, endian, bytes, false);
+    MemResult r = as_val(as, addr, attrs, size, bytes, false);
     *value = bytes_to_val(bytes, size, want_big(as, endian));
     return r;
 }
@@ -636,5 +705,5 @@ MemResult as_write_val(AddressSpace *as, uint64_t addr, MemAttrs attrs, unsigned
         return MEM_ACCESS_ERROR;
     }
     val_to_bytes(value, bytes, size, want_big(as, endian));
-    return as_val(as, addr, attrs, size, endian, bytes, true);
+    return as_val(as, addr, attrs, size, bytes, true);
 }

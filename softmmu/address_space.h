@@ -79,6 +79,23 @@ MemResult as_write_val(AddressSpace *as, uint64_t addr, MemAttrs attrs, unsigned
  */
 MemResult section_access(AddressSpace *as, const MemSection *s, uint64_t addr, MemAttrs attrs,
                          void *buf, uint64_t len, bool is_write);
+/* One value access of `size` bytes within one section (a CPU load/store):
+ * MMIO sees a single access of that size. [addr, addr+size) must lie in s. */
+MemResult section_read_val(AddressSpace *as, const MemSection *s, uint64_t addr, MemAttrs attrs,
+                           unsigned size, MemEndian endian, uint64_t *value);
+MemResult section_write_val(AddressSpace *as, const MemSection *s, uint64_t addr, MemAttrs attrs,
+                            unsigned size, MemEndian endian, uint64_t value);
+
+/*
+ * Dispatch-change notifiers: called after a commit installs a new dispatch
+ * for `as` (old is still valid during the call). This is how TLBs learn
+ * that their section indices are stale; cheaper than a listener, which
+ * needs the full view. Only the spaces whose dispatch changed are called.
+ */
+typedef void (*AsDispatchNotify)(AddressSpace *as, Dispatch *old_d, Dispatch *new_d,
+                                 void *opaque);
+void as_add_dispatch_notifier(AddressSpace *as, AsDispatchNotify fn, void *opaque);
+void as_remove_dispatch_notifier(AddressSpace *as, AsDispatchNotify fn, void *opaque);
 
 /* --- Listeners (§5). --- */
 typedef struct MemListener MemListener;

@@ -22,10 +22,12 @@ enum { CPU_VIEW_PRIO_GLOBAL = 0, CPU_VIEW_PRIO_SMRAM = 1, CPU_VIEW_PRIO_APIC = 2
 typedef struct CpuViewConfig {
     unsigned cpu_index;
     MemRegion *global_map;  /* required: the machine map every CPU shares */
-    MemRegion *smram;       /* optional: what the SMRAM window shows (aliased) */
+    MemRegion *smram;       /* optional: what the SMRAM window shows, from its offset 0
+                             * (pass an alias to show part of a larger region) */
     uint64_t smram_addr;    /* where the window sits, e.g. 0xa0000 */
     uint64_t smram_size;    /* 0: all of `smram` */
-    MemRegion *apic;        /* optional: this CPU's APIC page (owned by the view after this) */
+    MemRegion *apic;        /* optional: this CPU's APIC page. On success the view takes
+                             * over the caller's reference; on failure the caller keeps it */
     uint64_t apic_base;     /* e.g. 0xfee00000 */
 } CpuViewConfig;
 

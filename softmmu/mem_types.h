@@ -83,6 +83,7 @@ typedef enum MemErrorCode {
  * g_message() under the "mmusim" domain; tests install their own.
  */
 typedef void (*MemReportFn)(const char *message, void *opaque);
+/* fn == NULL restores the default handler. */
 void mem_set_report_handler(MemReportFn fn, void *opaque);
 void mem_report(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 

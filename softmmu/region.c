@@ -555,6 +555,30 @@ void mr_reset_dirty(MemRegion *mr, uint64_t offset, uint64_t len, unsigned clien
     }
 }
 
+void mr_set_dirty_client(MemRegion *mr, uint64_t offset, uint64_t len, unsigned client)
+{
+    uint64_t a, b;
+    if (client >= MEM_NUM_CLIENTS || !(mr->dirty_log_mask & (1u << client)) ||
+        !dirty_span(mr, offset, len, &a, &b)) {
+        return;
+    }
+    for (uint64_t p = a; p <= b; p++) {
+        mr->dirty[p] |= (uint8_t)(1u << client);
+    }
+}
+
+bool mr_page_all_dirty(const MemRegion *mr, uint64_t offset)
+{
+    if (!mr->dirty_log_mask) {
+        return true;
+    }
+    if (!mr->dirty || offset > mr->last) {
+        return false;
+    }
+    uint8_t bits = mr->dirty[offset >> MEM_DIRTY_PAGE_BITS];
+    return (bits & mr->dirty_log_mask) == mr->dirty_log_mask;
+}
+
 /* --- Coalesced MMIO --- */
 
 bool mr_add_coalescing(MemRegion *mr, uint64_t offset, uint64_t size, GError **err)

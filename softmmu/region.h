@@ -121,6 +121,11 @@ bool mr_get_dirty(const MemRegion *mr, uint64_t offset, uint64_t len, unsigned c
 /* Mark [offset, offset+len) dirty for every logging client (guest writes do this). */
 void mr_set_dirty(MemRegion *mr, uint64_t offset, uint64_t len);
 void mr_reset_dirty(MemRegion *mr, uint64_t offset, uint64_t len, unsigned client);
+/* Mark [offset, offset+len) dirty for one logging client only. */
+void mr_set_dirty_client(MemRegion *mr, uint64_t offset, uint64_t len, unsigned client);
+/* Is the page at `offset` dirty for every logging client? (A store there
+ * then needs no bookkeeping: the TLB's fast path may take it.) */
+bool mr_page_all_dirty(const MemRegion *mr, uint64_t offset);
 
 /* Coalesced-MMIO ranges, relative to an MMIO region: writes there may be
  * batched by an accelerator. Reported to listeners at their absolute

@@ -1,0 +1,1131 @@
+/*
+ * The per-CPU software TLB: fill, slow paths, flushes, tracking.
+ *
+ * Invariants:
+ * - An empty tag is UINT64_MAX; it matches no access (bit 3 is set, and a
+ *   compare value only ever has bits 0..2 set below the page).
+ * - A tag without flags means: RAM, fully covered by one section, and host
+ *   = vaddr + addend is valid for the whole page for that access type.
+ * - Every entry's full entry names the dispatch generation its section
+ *   index came from. The TLB holds a reference on its current dispatch; a
+ *   dispatch change (notified by the address space at commit) flushes the
+ *   whole TLB, and the slow path still checks the generation before it
+ *   decodes an index, refilling on a mismatch: an index is never decoded
+ *   against another dispatch.
+ * - Entries are only written by the owning CPU's thread (or with it
+ *   stopped); other CPUs ask through requests.
+ */
+#include "tlb/tlb.h"
+
+#include "softmmu/region.h"
+
+#define TLB_EMPTY UINT64_MAX
+#define TLB_MAX_VICTIM 64
+
+typedef struct VictimEntry {
+    TlbEntry e;
+    TlbFullEntry full;
+} VictimEntry;
+
+typedef struct Watchpoint {
+    int id;
+    uint64_t vaddr;
+    uint64_t len;
+    unsigned kind;
+    TlbWatchFn fn;
+    void *opaque;
+} Watchpoint;
+
+typedef struct IndexState {
+    TlbFullEntry *full;       /* parallel to fast.tables[i].entries */
+    VictimEntry *victim;
+    unsigned victim_next;     /* round-robin replacement */
+    uint64_t large_addr;      /* region covering every large page filled ... */
+    uint64_t large_mask;      /* ... (mask 0: none) */
+    uint64_t used;            /* fills into empty slots since the last flush */
+    unsigned idle_flushes;    /* consecutive flushes with low use */
+} IndexState;
+
+struct CpuTlb {
+    TlbFast fast;             /* must stay first: tlb_fast() casts */
+    IndexState idx[TLB_MAX_MMU_IDX];
+    unsigned nb_mmu_idx;
+    unsigned victim_size;
+    bool dynamic_resize;
+    unsigned min_entries, max_entries;
+
+    AddressSpace *as;
+    Dispatch *dispatch;       /* referenced; == as_dispatch(as) after every commit */
+    const TlbTargetOps *ops;
+    void *cpu;
+
+    TlbCodeWriteFn code_hook;
+    void *code_opaque;
+
+    GArray *watchpoints;      /* Watchpoint */
+    int next_wp_id;
+
+    GMutex req_lock;
+    GCond req_cond;
+    GArray *requests;         /* TlbRequest */
+    gint pending;             /* requests queued (atomic) */
+    uint64_t req_queued, req_done; /* tickets for the synchronous variant */
+    bool threaded;
+};
+
+static GPtrArray *all_tlbs;   /* every live TLB: code protection reaches all CPUs */
+
+static uint64_t page_size(const CpuTlb *t) { return 1ull << t->fast.page_bits; }
+static uint64_t page_of(const CpuTlb *t, uint64_t va) { return va & t->fast.page_mask; }
+
+void tlb_config_default(TlbConfig *cfg)
+{
+    *cfg = (TlbConfig){
+        .nb_mmu_idx = 1,
+        .page_bits = 12,
+        .entries = 256,
+        .victim = 8,
+        .dynamic_resize = true,
+        .min_entries = 64,
+        .max_entries = 4096,
+    };
+}
+
+static bool is_pow2(unsigned x) { return x && !(x & (x - 1)); }
+
+/* --- Table management --- */
+
+static void index_alloc(CpuTlb *t, unsigned i, unsigned entries)
+{
+    TlbTable *tb = &t->fast.tables[i];
+    g_free(tb->entries);
+    g_free(t->idx[i].full);
+    tb->entries = g_new(TlbEntry, entries);
+    memset(tb->entries, 0xff, sizeof(TlbEntry) * entries);
+    tb->mask = entries - 1;
+    t->idx[i].full = g_new0(TlbFullEntry, entries);
+}
+
+static void victim_clear(CpuTlb *t, unsigned i)
+{
+    for (unsigned v = 0; v < t->victim_size; v++) {
+        memset(&t->idx[i].victim[v].e, 0xff, sizeof(TlbEntry));
+    }
+}
+
+static void victim_alloc(CpuTlb *t)
+{
+    for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
+        g_free(t->idx[i].victim);
+        t->idx[i].victim = g_new0(VictimEntry, t->victim_size ? t->victim_size : 1);
+        t->idx[i].victim_next = 0;
+        victim_clear(t, i);
+    }
+}
+
+/* Grow when more than 70% of the table was filled since the last flush;
+ * shrink after 4 flushes in a row that used less than 30%. Deterministic:
+ * it counts flushes, not wall time. */
+static void maybe_resize(CpuTlb *t, unsigned i)
+{
+    TlbTable *tb = &t->fast.tables[i];
+    IndexState *st = &t->idx[i];
+    uint64_t size = tb->mask + 1, used = st->used;
+    st->used = 0;
+    if (!t->dynamic_resize) {
+        return;
+    }
+    uint64_t new_size = size;
+    if (used * 10 > size * 7 && size < t->max_entries) {
+        new_size = size * 2;
+        st->idle_flushes = 0;
+    } else if (used * 10 < size * 3 && size > t->min_entries) {
+        if (++st->idle_flushes >= 4) {
+            new_size = size / 2;
+            st->idle_flushes = 0;
+        }
+    } else {
+        st->idle_flushes = 0;
+    }
+    if (new_size != size) {
+        TlbStats saved = tb->stats;
+        index_alloc(t, i, (unsigned)new_size);
+        tb->stats = saved;
+        tb->stats.resizes++;
+    }
+}
+
+static void flush_index(CpuTlb *t, unsigned i)
+{
+    TlbTable *tb = &t->fast.tables[i];
+    maybe_resize(t, i);
+    memset(tb->entries, 0xff, sizeof(TlbEntry) * (tb->mask + 1));
+    victim_clear(t, i);
+    t->idx[i].large_addr = 0;
+    t->idx[i].large_mask = 0;
+}
+
+static void dispatch_changed(AddressSpace *as, Dispatch *old_d, Dispatch *new_d, void *opaque)
+{
+    CpuTlb *t = opaque;
+    dispatch_ref(new_d);
+    dispatch_unref(t->dispatch);
+    t->dispatch = new_d;
+    tlb_flush(t);
+}
+
+CpuTlb *tlb_new(AddressSpace *as, const TlbConfig *cfg_in, const TlbTargetOps *ops, void *cpu,
+                GError **err)
+{
+    TlbConfig cfg;
+    if (cfg_in) {
+        cfg = *cfg_in;
+    } else {
+        tlb_config_default(&cfg);
+    }
+    if (!cfg.min_entries) {
+        cfg.min_entries = 64;
+    }
+    if (!cfg.max_entries) {
+        cfg.max_entries = 4096;
+    }
+    if (!cfg.entries) {
+        cfg.entries = 256;
+    }
+    const char *bad = NULL;
+    if (!as || !ops || !ops->page_walk || !ops->raise_fault) {
+        bad = "an address space and ops with page_walk and raise_fault are required";
+    } else if (cfg.nb_mmu_idx < 1 || cfg.nb_mmu_idx > TLB_MAX_MMU_IDX) {
+        bad = "nb_mmu_idx must be 1..16";
+    } else if (cfg.page_bits < TLB_MIN_PAGE_BITS || cfg.page_bits > TLB_MAX_PAGE_BITS) {
+        bad = "page_bits must be 10..16";
+    } else if (!is_pow2(cfg.entries) || !is_pow2(cfg.min_entries) || !is_pow2(cfg.max_entries) ||
+               cfg.min_entries > cfg.max_entries || cfg.entries < 2) {
+        bad = "entries, min_entries and max_entries must be powers of two >= 2, min <= max";
+    } else if (cfg.victim > TLB_MAX_VICTIM) {
+        bad = "victim must be 0..64";
+    }
+    if (bad) {
+        g_set_error(err, MEM_ERROR, MEM_ERROR_INVALID_ARGUMENT, "tlb_new: %s", bad);
+        return NULL;
+    }
+    CpuTlb *t = g_new0(CpuTlb, 1);
+    t->fast.page_bits = cfg.page_bits;
+    t->fast.page_mask = ~((1ull << cfg.page_bits) - 1);
+    t->nb_mmu_idx = cfg.nb_mmu_idx;
+    t->victim_size = cfg.victim;
+    t->dynamic_resize = cfg.dynamic_resize;
+    t->min_entries = cfg.min_entries;
+    t->max_entries = cfg.max_entries;
+    t->as = as;
+    t->ops = ops;
+    t->cpu = cpu;
+    t->watchpoints = g_array_new(FALSE, FALSE, sizeof(Watchpoint));
+    t->requests = g_array_new(FALSE, FALSE, sizeof(TlbRequest));
+    g_mutex_init(&t->req_lock);
+    g_cond_init(&t->req_cond);
+    for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
+        index_alloc(t, i, cfg.entries);
+    }
+    /* Unused indexes get a one-entry empty table so a stray index misses
+     * into the slow path, which refuses it, instead of reading NULL. */
+    for (unsigned i = t->nb_mmu_idx; i < TLB_MAX_MMU_IDX; i++) {
+        index_alloc(t, i, 1);
+    }
+    victim_alloc(t);
+    t->dispatch = as_dispatch(as);
+    dispatch_ref(t->dispatch);
+    as_add_dispatch_notifier(as, dispatch_changed, t);
+    if (!all_tlbs) {
+        all_tlbs = g_ptr_array_new();
+    }
+    g_ptr_array_add(all_tlbs, t);
+    return t;
+}
+
+void tlb_free(CpuTlb *t)
+{
+    if (!t) {
+        return;
+    }
+    g_ptr_array_remove(all_tlbs, t);
+    as_remove_dispatch_notifier(t->as, dispatch_changed, t);
+    dispatch_unref(t->dispatch);
+    for (unsigned i = 0; i < TLB_MAX_MMU_IDX; i++) {
+        g_free(t->fast.tables[i].entries);
+        g_free(t->idx[i].full);
+        g_free(t->idx[i].victim);
+    }
+    g_array_free(t->watchpoints, TRUE);
+    g_array_free(t->requests, TRUE);
+    g_mutex_clear(&t->req_lock);
+    g_cond_clear(&t->req_cond);
+    g_free(t);
+}
+
+AddressSpace *tlb_address_space(const CpuTlb *t)
+{
+    return t->as;
+}
+
+bool tlb_set_geometry(CpuTlb *t, unsigned entries, unsigned victim, bool dynamic_resize,
+                      GError **err)
+{
+    if (!is_pow2(entries) || entries < 2 || victim > TLB_MAX_VICTIM) {
+        g_set_error(err, MEM_ERROR, MEM_ERROR_INVALID_ARGUMENT,
+                    "tlb_set_geometry: entries must be a power of two >= 2 (got %u), victim "
+                    "0..64 (got %u)", entries, victim);
+        return false;
+    }
+    t->dynamic_resize = dynamic_resize;
+    if (entries < t->min_entries) {
+        t->min_entries = entries;
+    }
+    if (entries > t->max_entries) {
+        t->max_entries = entries;
+    }
+    for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
+        TlbStats saved = t->fast.tables[i].stats;
+        index_alloc(t, i, entries);
+        t->fast.tables[i].stats = saved;
+        t->idx[i].used = 0;
+        t->idx[i].idle_flushes = 0;
+        t->idx[i].large_addr = t->idx[i].large_mask = 0;
+    }
+    t->victim_size = victim;
+    victim_alloc(t);
+    return true;
+}
+
+unsigned tlb_entries(const CpuTlb *t, unsigned mmu_idx)
+{
+    return mmu_idx < t->nb_mmu_idx ? (unsigned)(t->fast.tables[mmu_idx].mask + 1) : 0;
+}
+
+/* --- Fill --- */
+
+static uint64_t *tag_of(TlbEntry *e, TlbAccess a)
+{
+    return a == TLB_READ ? &e->addr_read : a == TLB_WRITE ? &e->addr_write : &e->addr_code;
+}
+
+static bool entry_valid(const TlbEntry *e)
+{
+    return e->addr_read != TLB_EMPTY || e->addr_write != TLB_EMPTY || e->addr_code != TLB_EMPTY;
+}
+
+static bool tag_matches(const CpuTlb *t, uint64_t tag, uint64_t vpage)
+{
+    return tag != TLB_EMPTY && (tag & t->fast.page_mask) == vpage;
+}
+
+/* Does any watchpoint of `kind` overlap [start, start+len)? */
+static bool watch_overlaps(const CpuTlb *t, uint64_t start, uint64_t len, unsigned kind)
+{
+    for (guint i = 0; i < t->watchpoints->len; i++) {
+        const Watchpoint *w = &g_array_index(t->watchpoints, Watchpoint, i);
+        if ((w->kind & kind) && w->vaddr <= start + (len - 1) && start <= w->vaddr + (w->len - 1)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Every logging client has the page dirty: stores need no bookkeeping. */
+static bool page_needs_no_tracking(const CpuTlb *t, MemRegion *mr, uint64_t off)
+{
+    if (!mr_dirty_log_mask(mr)) {
+        return true;
+    }
+    for (uint64_t o = 0; o < page_size(t); o += MEM_DIRTY_PAGE_SIZE) {
+        if (!mr_page_all_dirty(mr, off + o)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void note_large_page(IndexState *st, uint64_t vaddr, uint64_t size)
+{
+    uint64_t mask = ~(size - 1);
+    if (!st->large_mask) {
+        st->large_addr = vaddr & mask;
+        st->large_mask = mask;
+        return;
+    }
+    /* Widen the tracked region until it covers both. */
+    mask &= st->large_mask;
+    while (((st->large_addr ^ vaddr) & mask) != 0) {
+        mask <<= 1;
+    }
+    st->large_addr &= mask;
+    st->large_mask = mask;
+}
+
+/*
+ * Walk and fill the entry for vaddr in mmu_idx. False after raising the
+ * walk's fault. The old occupant of the slot moves to the victim table.
+ */
+static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_idx,
+                     unsigned size)
+{
+    TlbTable *tb = &t->fast.tables[mmu_idx];
+    IndexState *st = &t->idx[mmu_idx];
+    TlbTranslation tr = { .page_size = page_size(t) };
+    TlbFault fault = { .kind = TLB_FAULT_TRANSLATION, .vaddr = vaddr, .access = access,
+                       .mmu_idx = mmu_idx, .size = size };
+    if (!t->ops->page_walk(t->cpu, vaddr, access, mmu_idx, &tr, &fault)) {
+        tb->stats.walk_faults++;
+        fault.kind = TLB_FAULT_TRANSLATION;
+        t->ops->raise_fault(t->cpu, &fault);
+        return false;
+    }
+    tb->stats.fills++;
+    if (tr.page_size < page_size(t) || (tr.page_size & (tr.page_size - 1))) {
+        tr.page_size = page_size(t); /* a walk can't give less than a TLB page */
+    }
+    uint64_t vpage = page_of(t, vaddr);
+    uint64_t ppage = page_of(t, tr.paddr);
+    if (tr.page_size > page_size(t)) {
+        note_large_page(st, vaddr, tr.page_size);
+    }
+
+    Dispatch *d = t->dispatch;
+    uint64_t last;
+    uint32_t idx = dispatch_lookup(d, ppage, &last);
+    const MemSection *s = dispatch_section(d, idx);
+    bool single = last - ppage >= page_size(t) - 1;
+    MemRegion *mr = s->mr;
+    MemRegionKind kind = mr ? mr_kind(mr) : MR_KIND_CONTAINER;
+    bool ram = single && (kind == MR_KIND_RAM || kind == MR_KIND_ROM);
+    bool romd_read = single && kind == MR_KIND_ROMD && s->romd_mode;
+
+    TlbEntry ne;
+    uint64_t rtag = TLB_EMPTY, wtag = TLB_EMPTY, ctag = TLB_EMPTY;
+    uintptr_t addend = 0;
+    if (ram || romd_read) {
+        uint8_t *host = (uint8_t *)mr_ram_ptr(mr) + s->offset_in_region + (ppage - s->start);
+        addend = (uintptr_t)host - (uintptr_t)vpage;
+    }
+    if (tr.prot & TLB_PROT_READ) {
+        rtag = vpage | ((ram || romd_read) ? 0 : TLB_FLAG_IO);
+    }
+    if (tr.prot & TLB_PROT_EXEC) {
+        ctag = vpage | ((ram || romd_read) ? 0 : TLB_FLAG_IO);
+    }
+    if (tr.prot & TLB_PROT_WRITE) {
+        if (!ram) {
+            wtag = vpage | TLB_FLAG_IO;
+        } else if (s->readonly) {
+            wtag = vpage | TLB_FLAG_IO | TLB_FLAG_DISCARD;
+        } else {
+            uint64_t off = s->offset_in_region + (ppage - s->start);
+            wtag = vpage | (page_needs_no_tracking(t, mr, off) ? 0 : TLB_FLAG_NOTDIRTY);
+        }
+    }
+    if (t->watchpoints->len) {
+        if (rtag != TLB_EMPTY && watch_overlaps(t, vpage, page_size(t), TLB_WP_READ)) {
+            rtag |= TLB_FLAG_WATCH;
+        }
+        if (wtag != TLB_EMPTY && watch_overlaps(t, vpage, page_size(t), TLB_WP_WRITE)) {
+            wtag |= TLB_FLAG_WATCH;
+        }
+    }
+    ne = (TlbEntry){ rtag, wtag, ctag, addend };
+
+    uint64_t slot = (vaddr >> t->fast.page_bits) & tb->mask;
+    TlbEntry *e = &tb->entries[slot];
+    TlbFullEntry *full = &st->full[slot];
+    if (entry_valid(e)) {
+        /* Keep the evicted entry, unless it is the same page (an upgrade). */
+        bool same = tag_matches(t, e->addr_read, vpage) || tag_matches(t, e->addr_write, vpage) ||
+                    tag_matches(t, e->addr_code, vpage);
+        if (!same && t->victim_size) {
+            VictimEntry *v = &st->victim[st->victim_next];
+            st->victim_next = (st->victim_next + 1) % t->victim_size;
+            v->e = *e;
+            v->full = *full;
+        }
+    } else {
+        st->used++;
+    }
+    /* A page now in the main table must not linger in the victim table. */
+    for (unsigned v = 0; v < t->victim_size; v++) {
+        TlbEntry *ve = &st->victim[v].e;
+        if (tag_matches(t, ve->addr_read, vpage) || tag_matches(t, ve->addr_write, vpage) ||
+            tag_matches(t, ve->addr_code, vpage)) {
+            memset(ve, 0xff, sizeof(*ve));
+        }
+    }
+    *e = ne;
+    *full = (TlbFullEntry){
+        .paddr = ppage,
+        .section_offset = ppage - s->start,
+        .dispatch_gen = dispatch_generation(d),
+        .section = idx,
+        .multi_section = !single,
+        .prot = (uint8_t)tr.prot,
+        .lg_page_size = (uint8_t)__builtin_ctzll(tr.page_size),
+        .attrs = tr.attrs,
+    };
+    return true;
+}
+
+/*
+ * Find a valid entry for vaddr and `access` in mmu_idx: main table, then
+ * victim table (swapping it in), then a page walk. Returns the slot index
+ * or -1 after a fault was raised.
+ */
+static int64_t tlb_lookup(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_idx,
+                          unsigned size)
+{
+    TlbTable *tb = &t->fast.tables[mmu_idx];
+    IndexState *st = &t->idx[mmu_idx];
+    uint64_t vpage = page_of(t, vaddr);
+    uint64_t slot = (vaddr >> t->fast.page_bits) & tb->mask;
+    TlbEntry *e = &tb->entries[slot];
+    if (tag_matches(t, *tag_of(e, access), vpage)) {
+        tb->stats.hits++;
+        return (int64_t)slot;
+    }
+    tb->stats.misses++;
+    for (unsigned v = 0; v < t->victim_size; v++) {
+        VictimEntry *ve = &st->victim[v];
+        if (tag_matches(t, *tag_of(&ve->e, access), vpage)) {
+            VictimEntry tmp = { *e, st->full[slot] };
+            *e = ve->e;
+            st->full[slot] = ve->full;
+            *ve = tmp;
+            tb->stats.victim_hits++;
+            return (int64_t)slot;
+        }
+    }
+    if (!tlb_fill(t, vaddr, access, mmu_idx, size)) {
+        return -1;
+    }
+    if (!tag_matches(t, *tag_of(e, access), vpage)) {
+        /* The walk succeeded but did not grant this access: a target bug,
+         * not a guest action. Fault rather than loop or crash. */
+        TlbFault f = { .kind = TLB_FAULT_TRANSLATION, .vaddr = vaddr, .access = access,
+                       .mmu_idx = mmu_idx, .size = size, .target_code = UINT64_MAX };
+        mem_report("tlb: page walk for 0x%" G_GINT64_MODIFIER "x returned no %s permission "
+                   "without faulting", vaddr, access == TLB_WRITE ? "write" :
+                   access == TLB_EXEC ? "execute" : "read");
+        t->ops->raise_fault(t->cpu, &f);
+        return -1;
+    }
+    return (int64_t)slot;
+}
+
+/* --- Slow paths --- */
+
+static bool bus_error(CpuTlb *t, uint64_t vaddr, uint64_t paddr, TlbAccess access,
+                      unsigned mmu_idx, unsigned size, MemResult r)
+{
+    TlbFault f = { .kind = TLB_FAULT_BUS, .vaddr = vaddr, .access = access, .mmu_idx = mmu_idx,
+                   .size = size, .paddr = paddr, .result = r };
+    bool faults = t->ops->bus_error_faults ? t->ops->bus_error_faults(t->cpu, &f)
+                                           : r != MEM_DECODE_ERROR;
+    if (faults) {
+        t->ops->raise_fault(t->cpu, &f);
+        return false;
+    }
+    return true;
+}
+
+/* The entry's section, checked against the current dispatch. NULL if the
+ * entry is from another dispatch (the caller refills) or spans sections. */
+static const MemSection *entry_section(CpuTlb *t, const TlbFullEntry *full)
+{
+    if (full->dispatch_gen != dispatch_generation(t->dispatch) || full->multi_section) {
+        return NULL;
+    }
+    return dispatch_section(t->dispatch, full->section);
+}
+
+static bool check_watch(CpuTlb *t, uint64_t vaddr, unsigned size, TlbAccess access,
+                        unsigned mmu_idx)
+{
+    unsigned kind = access == TLB_WRITE ? TLB_WP_WRITE : TLB_WP_READ;
+    for (guint i = 0; i < t->watchpoints->len; i++) {
+        Watchpoint w = g_array_index(t->watchpoints, Watchpoint, i);
+        if ((w.kind & kind) && w.vaddr <= vaddr + (size - 1) && vaddr <= w.vaddr + (w.len - 1)) {
+            if (!w.fn(w.opaque, vaddr, size, access, w.vaddr, w.len)) {
+                TlbFault f = { .kind = TLB_FAULT_WATCHPOINT, .vaddr = vaddr, .access = access,
+                               .mmu_idx = mmu_idx, .size = size };
+                t->ops->raise_fault(t->cpu, &f);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/*
+ * One access of `size` bytes (1..8) wholly inside one page, value in
+ * memory order in `bytes`.
+ */
+static bool access_in_page(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_idx,
+                           TlbAccess access, uint8_t *bytes)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int64_t slot = tlb_lookup(t, vaddr, access, mmu_idx, size);
+        if (slot < 0) {
+            return false;
+        }
+        TlbEntry *e = &t->fast.tables[mmu_idx].entries[slot];
+        TlbFullEntry *full = &t->idx[mmu_idx].full[slot];
+        uint64_t tag = *tag_of(e, access);
+        if ((tag & TLB_FLAG_WATCH) && !check_watch(t, vaddr, size, access, mmu_idx)) {
+            return false;
+        }
+        uint64_t paddr = full->paddr + (vaddr & ~t->fast.page_mask);
+        if (!(tag & (TLB_FLAG_IO | TLB_FLAG_NOTDIRTY))) {
+            uint8_t *host = (uint8_t *)(uintptr_t)(vaddr + e->addend);
+            if (access == TLB_WRITE) {
+                memcpy(host, bytes, size);
+            } else {
+                memcpy(bytes, host, size);
+            }
+            return true;
+        }
+        const MemSection *s = entry_section(t, full);
+        if (!s && !full->multi_section) {
+            /* Filled from an older dispatch: never decode it; refill. */
+            tlb_flush_page_by_mmuidx(t, vaddr, (uint16_t)(1u << mmu_idx));
+            continue;
+        }
+        if (tag & TLB_FLAG_NOTDIRTY) {
+            /* RAM with bookkeeping: code on the page, or a client's clean page. */
+            MemRegion *mr = s->mr;
+            uint64_t off = s->offset_in_region + (paddr - s->start);
+            if ((mr_dirty_log_mask(mr) & (1u << MEM_CLIENT_CODE)) &&
+                !mr_get_dirty(mr, off, size, MEM_CLIENT_CODE) && t->code_hook) {
+                t->code_hook(t->code_opaque, paddr, size);
+            }
+            memcpy((uint8_t *)(uintptr_t)(vaddr + e->addend), bytes, size);
+            mr_set_dirty(mr, off, size);
+            if (page_needs_no_tracking(t, mr, off & ~(page_size(t) - 1))) {
+                e->addr_write &= ~(uint64_t)TLB_FLAG_NOTDIRTY;
+            }
+            return true;
+        }
+        t->fast.tables[mmu_idx].stats.io_accesses++;
+        MemResult r;
+        if (full->multi_section) {
+            r = access == TLB_WRITE ? as_write(t->as, paddr, full->attrs, bytes, size)
+                                    : as_read(t->as, paddr, full->attrs, bytes, size);
+            if (size > 1 || r != MEM_OK) {
+                /* A value access to a sub-page device: one access of its size. */
+                uint64_t v = 0;
+                for (unsigned i = 0; i < size; i++) {
+                    v |= (uint64_t)bytes[i] << (8 * i);
+                }
+                r = access == TLB_WRITE
+                        ? as_write_val(t->as, paddr, full->attrs, size, MEM_LITTLE_ENDIAN, v)
+                        : as_read_val(t->as, paddr, full->attrs, size, MEM_LITTLE_ENDIAN, &v);
+                for (unsigned i = 0; access != TLB_WRITE && i < size; i++) {
+                    bytes[i] = (uint8_t)(v >> (8 * i));
+                }
+            }
+        } else if (tag & TLB_FLAG_DISCARD) {
+            r = section_access(t->as, s, paddr, full->attrs, bytes, size, true);
+            return true; /* ROM writes are dropped (and reported once), as hardware does */
+        } else {
+            uint64_t v = 0;
+            if (access == TLB_WRITE) {
+                for (unsigned i = 0; i < size; i++) {
+                    v |= (uint64_t)bytes[i] << (8 * i);
+                }
+                r = section_write_val(t->as, s, paddr, full->attrs, size, MEM_LITTLE_ENDIAN, v);
+            } else {
+                r = section_read_val(t->as, s, paddr, full->attrs, size, MEM_LITTLE_ENDIAN, &v);
+                for (unsigned i = 0; i < size; i++) {
+                    bytes[i] = (uint8_t)(v >> (8 * i));
+                }
+            }
+        }
+        if (r != MEM_OK) {
+            return bus_error(t, vaddr, paddr, access, mmu_idx, size, r);
+        }
+        return true;
+    }
+    /* Two refills in a row disagreed with the dispatch: cannot happen unless
+     * the page walk itself changes the map; stop with a clean fault. */
+    TlbFault f = { .kind = TLB_FAULT_BUS, .vaddr = vaddr, .access = access, .mmu_idx = mmu_idx,
+                   .size = size, .result = MEM_DECODE_ERROR };
+    t->ops->raise_fault(t->cpu, &f);
+    return false;
+}
+
+static bool check_args(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_idx,
+                       unsigned flags, TlbAccess access)
+{
+    if (mmu_idx >= t->nb_mmu_idx || !(size == 1 || size == 2 || size == 4 || size == 8)) {
+        TlbFault f = { .kind = TLB_FAULT_ALIGNMENT, .vaddr = vaddr, .access = access,
+                       .mmu_idx = mmu_idx, .size = size };
+        mem_report("tlb: invalid access (mmu_idx %u of %u, size %u)", mmu_idx, t->nb_mmu_idx,
+                   size);
+        t->ops->raise_fault(t->cpu, &f);
+        return false;
+    }
+    if ((flags & TLB_ALIGN) && (vaddr & (size - 1))) {
+        TlbFault f = { .kind = TLB_FAULT_ALIGNMENT, .vaddr = vaddr, .access = access,
+                       .mmu_idx = mmu_idx, .size = size };
+        t->ops->raise_fault(t->cpu, &f);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * An access of up to 8 bytes anywhere: split at the page boundary. Both
+ * pages are translated before any byte moves, so a fault on either page
+ * leaves memory untouched (the fault names the first byte of the page
+ * that faulted).
+ */
+static bool access_bytes(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_idx,
+                         TlbAccess access, uint8_t *bytes)
+{
+    uint64_t in_page = page_size(t) - (vaddr & ~t->fast.page_mask);
+    if (size <= in_page) {
+        return access_in_page(t, vaddr, size, mmu_idx, access, bytes);
+    }
+    unsigned first = (unsigned)in_page;
+    uint64_t second_va = vaddr + first;
+    if (tlb_lookup(t, vaddr, access, mmu_idx, first) < 0 ||
+        tlb_lookup(t, second_va, access, mmu_idx, size - first) < 0) {
+        return false;
+    }
+    /* Each part is an access of its own: power-of-two pieces in order. */
+    unsigned done = 0;
+    while (done < size) {
+        uint64_t va = vaddr + done;
+        unsigned left = (done < first ? first : size) - done;
+        unsigned piece = 8;
+        while (piece > left || (va & (piece - 1))) {
+            piece >>= 1;
+        }
+        if (!access_in_page(t, va, piece, mmu_idx, access, bytes + done)) {
+            return false;
+        }
+        done += piece;
+    }
+    return true;
+}
+
+bool tlb_load_slow(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_idx, unsigned flags,
+                   uint64_t *value)
+{
+    uint8_t bytes[8];
+    *value = 0;
+    if (!check_args(t, vaddr, size, mmu_idx, flags, TLB_READ) ||
+        !access_bytes(t, vaddr, size, mmu_idx, TLB_READ, bytes)) {
+        return false;
+    }
+    *value = tlb_host_load(bytes, size, false);
+    if (flags & TLB_BIG_ENDIAN) {
+        *value = size == 1 ? *value : size == 2 ? __builtin_bswap16((uint16_t)*value)
+                 : size == 4 ? __builtin_bswap32((uint32_t)*value) : __builtin_bswap64(*value);
+    }
+    return true;
+}
+
+bool tlb_store_slow(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_idx, unsigned flags,
+                    uint64_t value)
+{
+    uint8_t bytes[8];
+    if (!check_args(t, vaddr, size, mmu_idx, flags, TLB_WRITE)) {
+        return false;
+    }
+    tlb_host_store(bytes, size, flags & TLB_BIG_ENDIAN, value);
+    return access_bytes(t, vaddr, size, mmu_idx, TLB_WRITE, bytes);
+}
+
+/* --- Code --- */
+
+bool tlb_translate_code(CpuTlb *t, uint64_t vaddr, unsigned mmu_idx, uint64_t *paddr,
+                        const uint8_t **host, uint64_t *page_left)
+{
+    if (!check_args(t, vaddr, 1, mmu_idx, 0, TLB_EXEC)) {
+        return false;
+    }
+    int64_t slot = tlb_lookup(t, vaddr, TLB_EXEC, mmu_idx, 1);
+    if (slot < 0) {
+        return false;
+    }
+    TlbEntry *e = &t->fast.tables[mmu_idx].entries[slot];
+    const TlbFullEntry *full = &t->idx[mmu_idx].full[slot];
+    *paddr = full->paddr + (vaddr & ~t->fast.page_mask);
+    *page_left = page_size(t) - (vaddr & ~t->fast.page_mask);
+    *host = (e->addr_code & TLB_FLAG_IO) ? NULL : (const uint8_t *)(uintptr_t)(vaddr + e->addend);
+    return true;
+}
+
+bool tlb_fetch_bytes(CpuTlb *t, uint64_t vaddr, unsigned mmu_idx, void *buf, unsigned len)
+{
+    uint8_t *out = buf;
+    while (len) {
+        uint64_t paddr, left;
+        const uint8_t *host;
+        if (!tlb_translate_code(t, vaddr, mmu_idx, &paddr, &host, &left)) {
+            return false;
+        }
+        unsigned n = left < len ? (unsigned)left : len;
+        if (host) {
+            memcpy(out, host, n);
+        } else {
+            const TlbFullEntry *full = tlb_peek_full(t, mmu_idx, vaddr);
+            MemResult r = as_read(t->as, paddr, full->attrs, out, n);
+            if (r != MEM_OK && !bus_error(t, vaddr, paddr, TLB_EXEC, mmu_idx, n, r)) {
+                return false;
+            }
+        }
+        out += n;
+        vaddr += n;
+        len -= n;
+    }
+    return true;
+}
+
+bool tlb_probe(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_idx, uint64_t *paddr)
+{
+    TlbTranslation tr = { .page_size = page_size(t) };
+    TlbFault fault = { .vaddr = vaddr, .access = access, .mmu_idx = mmu_idx };
+    if (mmu_idx >= t->nb_mmu_idx || !t->ops->page_walk(t->cpu, vaddr, access, mmu_idx, &tr, &fault)) {
+        return false;
+    }
+    *paddr = tr.paddr;
+    return true;
+}
+
+/* --- Flushes --- */
+
+void tlb_flush_by_mmuidx(CpuTlb *t, uint16_t idxmask)
+{
+    for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
+        if (idxmask & (1u << i)) {
+            flush_index(t, i);
+            if (idxmask == TLB_ALL_MMUIDX) {
+                t->fast.tables[i].stats.flush_all++;
+            } else {
+                t->fast.tables[i].stats.flush_mmuidx++;
+            }
+        }
+    }
+}
+
+void tlb_flush(CpuTlb *t)
+{
+    tlb_flush_by_mmuidx(t, TLB_ALL_MMUIDX);
+}
+
+static void invalidate_page_in(CpuTlb *t, unsigned i, uint64_t vpage)
+{
+    TlbTable *tb = &t->fast.tables[i];
+    TlbEntry *e = &tb->entries[(vpage >> t->fast.page_bits) & tb->mask];
+    if (tag_matches(t, e->addr_read, vpage) || tag_matches(t, e->addr_write, vpage) ||
+        tag_matches(t, e->addr_code, vpage)) {
+        memset(e, 0xff, sizeof(*e));
+    }
+    for (unsigned v = 0; v < t->victim_size; v++) {
+        TlbEntry *ve = &t->idx[i].victim[v].e;
+        if (tag_matches(t, ve->addr_read, vpage) || tag_matches(t, ve->addr_write, vpage) ||
+            tag_matches(t, ve->addr_code, vpage)) {
+            memset(ve, 0xff, sizeof(*ve));
+        }
+    }
+}
+
+void tlb_flush_page_by_mmuidx(CpuTlb *t, uint64_t vaddr, uint16_t idxmask)
+{
+    uint64_t vpage = page_of(t, vaddr);
+    for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
+        if (!(idxmask & (1u << i))) {
+            continue;
+        }
+        IndexState *st = &t->idx[i];
+        t->fast.tables[i].stats.flush_page++;
+        if (st->large_mask && (vaddr & st->large_mask) == st->large_addr) {
+            /* Inside a large page: its small-page entries are scattered
+             * over the table, so the whole index goes. */
+            flush_index(t, i);
+        } else {
+            invalidate_page_in(t, i, vpage);
+        }
+    }
+}
+
+void tlb_flush_page(CpuTlb *t, uint64_t vaddr)
+{
+    tlb_flush_page_by_mmuidx(t, vaddr, TLB_ALL_MMUIDX);
+}
+
+void tlb_flush_range_by_mmuidx(CpuTlb *t, uint64_t vaddr, uint64_t len, uint16_t idxmask)
+{
+    if (len == 0) {
+        return;
+    }
+    uint64_t first = page_of(t, vaddr);
+    uint64_t last = page_of(t, vaddr + (len - 1) < vaddr ? UINT64_MAX : vaddr + (len - 1));
+    uint64_t npages = ((last - first) >> t->fast.page_bits) + 1;
+    for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
+        if (!(idxmask & (1u << i))) {
+            continue;
+        }
+        IndexState *st = &t->idx[i];
+        TlbTable *tb = &t->fast.tables[i];
+        tb->stats.flush_range++;
+        bool hits_large = st->large_mask &&
+                          first <= (st->large_addr | ~st->large_mask) && st->large_addr <= last;
+        if (hits_large || npages > tb->mask + 1) {
+            flush_index(t, i);
+            continue;
+        }
+        for (uint64_t p = 0; p < npages; p++) {
+            invalidate_page_in(t, i, first + (p << t->fast.page_bits));
+        }
+    }
+}
+
+/* --- Cross-CPU requests --- */
+
+static void perform(CpuTlb *t, const TlbRequest *r)
+{
+    switch (r->kind) {
+    case TLB_REQ_FLUSH_ALL: tlb_flush(t); break;
+    case TLB_REQ_FLUSH_MMUIDX: tlb_flush_by_mmuidx(t, r->idxmask); break;
+    case TLB_REQ_FLUSH_PAGE: tlb_flush_page_by_mmuidx(t, r->vaddr, r->idxmask); break;
+    case TLB_REQ_FLUSH_RANGE: tlb_flush_range_by_mmuidx(t, r->vaddr, r->len, r->idxmask); break;
+    }
+    t->fast.tables[0].stats.flush_requests++;
+}
+
+void tlb_request(CpuTlb *target, const TlbRequest *req)
+{
+    g_mutex_lock(&target->req_lock);
+    g_array_append_val(target->requests, *req);
+    target->req_queued++;
+    g_atomic_int_set(&target->pending, 1);
+    g_mutex_unlock(&target->req_lock);
+}
+
+bool tlb_has_requests(CpuTlb *t)
+{
+    return g_atomic_int_get(&t->pending) != 0;
+}
+
+void tlb_process_requests(CpuTlb *t)
+{
+    if (!tlb_has_requests(t)) {
+        return;
+    }
+    g_mutex_lock(&t->req_lock);
+    while (t->requests->len) {
+        TlbRequest r = g_array_index(t->requests, TlbRequest, 0);
+        g_array_remove_index(t->requests, 0);
+        g_mutex_unlock(&t->req_lock);
+        perform(t, &r);
+        g_mutex_lock(&t->req_lock);
+        t->req_done++;
+    }
+    g_atomic_int_set(&t->pending, 0);
+    g_cond_broadcast(&t->req_cond);
+    g_mutex_unlock(&t->req_lock);
+}
+
+void tlb_request_sync(CpuTlb **tlbs, unsigned n, const TlbRequest *req)
+{
+    uint64_t *tickets = g_new(uint64_t, n);
+    for (unsigned i = 0; i < n; i++) {
+        tlb_request(tlbs[i], req);
+        tickets[i] = tlbs[i]->req_queued;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        CpuTlb *t = tlbs[i];
+        if (!t->threaded) {
+            tlb_process_requests(t); /* not running: safe to do it for it */
+            continue;
+        }
+        g_mutex_lock(&t->req_lock);
+        while (t->req_done < tickets[i]) {
+            g_cond_wait(&t->req_cond, &t->req_lock);
+        }
+        g_mutex_unlock(&t->req_lock);
+    }
+    g_free(tickets);
+}
+
+void tlb_set_threaded(CpuTlb *t, bool threaded)
+{
+    t->threaded = threaded;
+}
+
+/* --- Dirty and code tracking --- */
+
+void tlb_set_code_write_hook(CpuTlb *t, TlbCodeWriteFn fn, void *opaque)
+{
+    t->code_hook = fn;
+    t->code_opaque = opaque;
+}
+
+void tlb_reset_dirty(MemRegion *mr, uint64_t offset, uint64_t len)
+{
+    uint8_t *base = mr_ram_ptr(mr);
+    if (!base || !all_tlbs || len == 0) {
+        return;
+    }
+    uintptr_t lo = (uintptr_t)base + offset, hi = lo + (len - 1);
+    for (guint k = 0; k < all_tlbs->len; k++) {
+        CpuTlb *t = g_ptr_array_index(all_tlbs, k);
+        uint64_t psz = page_size(t);
+        for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
+            TlbTable *tb = &t->fast.tables[i];
+            for (unsigned v = 0; v <= tb->mask + t->victim_size; v++) {
+                TlbEntry *e = v <= tb->mask ? &tb->entries[v] : &t->idx[i].victim[v - tb->mask - 1].e;
+                if (e->addr_write == TLB_EMPTY || (e->addr_write & TLB_FLAG_IO)) {
+                    continue;
+                }
+                uintptr_t host = (uintptr_t)(e->addr_write & t->fast.page_mask) + e->addend;
+                if (host <= hi && lo <= host + (psz - 1)) {
+                    e->addr_write |= TLB_FLAG_NOTDIRTY;
+                }
+            }
+        }
+    }
+}
+
+void tlb_protect_code(AddressSpace *as, uint64_t paddr)
+{
+    Dispatch *d = as_dispatch(as);
+    const MemSection *s = dispatch_section(d, dispatch_lookup(d, paddr, NULL));
+    if (!s->mr || !mr_ram_ptr(s->mr)) {
+        return; /* code in MMIO is re-fetched, never cached against writes */
+    }
+    MemRegion *mr = s->mr;
+    uint64_t off = s->offset_in_region + (paddr - s->start);
+    if (!(mr_dirty_log_mask(mr) & (1u << MEM_CLIENT_CODE))) {
+        /* First code on this region: start with "no code anywhere". */
+        mr_set_dirty_log(mr, MEM_CLIENT_CODE, true, NULL);
+        mr_set_dirty_client(mr, 0, mr_size(mr), MEM_CLIENT_CODE);
+    }
+    uint64_t page = off & ~(uint64_t)(MEM_DIRTY_PAGE_SIZE - 1);
+    mr_reset_dirty(mr, page, MEM_DIRTY_PAGE_SIZE, MEM_CLIENT_CODE);
+    tlb_reset_dirty(mr, page, MEM_DIRTY_PAGE_SIZE);
+}
+
+/* --- Watchpoints --- */
+
+int tlb_watchpoint_insert(CpuTlb *t, uint64_t vaddr, uint64_t len, unsigned kind, TlbWatchFn fn,
+                          void *opaque)
+{
+    if (len == 0 || !fn || !(kind & TLB_WP_ACCESS) || vaddr + (len - 1) < vaddr) {
+        return -1;
+    }
+    Watchpoint w = { ++t->next_wp_id, vaddr, len, kind, fn, opaque };
+    g_array_append_val(t->watchpoints, w);
+    tlb_flush_range_by_mmuidx(t, vaddr, len, TLB_ALL_MMUIDX);
+    return w.id;
+}
+
+bool tlb_watchpoint_remove(CpuTlb *t, int id)
+{
+    for (guint i = 0; i < t->watchpoints->len; i++) {
+        Watchpoint *w = &g_array_index(t->watchpoints, Watchpoint, i);
+        if (w->id == id) {
+            uint64_t va = w->vaddr, len = w->len;
+            g_array_remove_index(t->watchpoints, i);
+            tlb_flush_range_by_mmuidx(t, va, len, TLB_ALL_MMUIDX);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* --- Statistics and introspection --- */
+
+void tlb_get_stats(const CpuTlb *t, unsigned mmu_idx, TlbStats *out)
+{
+    *out = mmu_idx < t->nb_mmu_idx ? t->fast.tables[mmu_idx].stats : (TlbStats){ 0 };
+}
+
+void tlb_reset_stats(CpuTlb *t)
+{
+    for (unsigned i = 0; i < TLB_MAX_MMU_IDX; i++) {
+        t->fast.tables[i].stats = (TlbStats){ 0 };
+    }
+}
+
+const TlbEntry *tlb_peek_entry(CpuTlb *t, unsigned mmu_idx, uint64_t vaddr)
+{
+    return mmu_idx < t->nb_mmu_idx ? tlb_entry(&t->fast, mmu_idx, vaddr) : NULL;
+}
+
+const TlbFullEntry *tlb_peek_full(CpuTlb *t, unsigned mmu_idx, uint64_t vaddr)
+{
+    if (mmu_idx >= t->nb_mmu_idx) {
+        return NULL;
+    }
+    return &t->idx[mmu_idx].full[(vaddr >> t->fast.page_bits) & t->fast.tables[mmu_idx].mask];
+}
+
+static void dump_tag(GString *out, const char *what, uint64_t tag)
+{
+    if (tag == TLB_EMPTY) {
+        g_string_append_printf(out, " %s:-", what);
+        return;
+    }
+    g_string_append_printf(out, " %s%s%s%s%s", what, (tag & TLB_FLAG_IO) ? ":io" : ":ram",
+                           (tag & TLB_FLAG_NOTDIRTY) ? ",notdirty" : "",
+                           (tag & TLB_FLAG_WATCH) ? ",watch" : "",
+                           (tag & TLB_FLAG_DISCARD) ? ",discard" : "");
+}
+
+void tlb_dump(CpuTlb *t, GString *out, bool entries)
+{
+    g_string_append_printf(out, "TLB: %u MMU index(es), %u-byte pages, victim %u, resize %s, "
+                           "dispatch generation %" G_GUINT64_FORMAT "\n",
+                           t->nb_mmu_idx, (unsigned)page_size(t), t->victim_size,
+                           t->dynamic_resize ? "on" : "off", dispatch_generation(t->dispatch));
+    g_string_append_printf(out, "%-4s %7s %12s %10s %10s %10s %10s %8s %8s %8s %8s %7s\n",
+                           "idx", "entries", "hits", "misses", "victim", "fills", "io",
+                           "fl.all", "fl.page", "fl.range", "fl.idx", "resize");
+    for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
+        const TlbStats *s = &t->fast.tables[i].stats;
+        g_string_append_printf(out,
+                               "%-4u %7u %12" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT
+                               " %10" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT
+                               " %10" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT
+                               " %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT
+                               " %8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT "\n",
+                               i, tlb_entries(t, i), s->hits, s->misses, s->victim_hits, s->fills,
+                               s->io_accesses, s->flush_all, s->flush_page, s->flush_range,
+                               s->flush_mmuidx, s->resizes);
+    }
+    if (!entries) {
+        return;
+    }
+    for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
+        TlbTable *tb = &t->fast.tables[i];
+        for (uint64_t k = 0; k <= tb->mask; k++) {
+            TlbEntry *e = &tb->entries[k];
+            if (!entry_valid(e)) {
+                continue;
+            }
+            const TlbFullEntry *f = &t->idx[i].full[k];
+            uint64_t tag = e->addr_read != TLB_EMPTY ? e->addr_read
+                           : e->addr_write != TLB_EMPTY ? e->addr_write : e->addr_code;
+            const MemSection *s = f->multi_section ? NULL : entry_section(t, f);
+            g_string_append_printf(out, "  [%u:%4" G_GUINT64_FORMAT "] v=0x%016" G_GINT64_MODIFIER
+                                   "x p=0x%016" G_GINT64_MODIFIER "x sec=%u gen=%" G_GUINT64_FORMAT
+                                   " %s", i, k, tag & t->fast.page_mask, f->paddr, f->section,
+                                   f->dispatch_gen,
+                                   f->multi_section ? "(sub-page)" :
+                                   s && s->mr ? mr_name(s->mr) : s ? "(unassigned)" : "(stale)");
+            dump_tag(out, "r", e->addr_read);
+            dump_tag(out, "w", e->addr_write);
+            dump_tag(out, "x", e->addr_code);
+            g_string_append_c(out, '\n');
+        }
+    }
+}
