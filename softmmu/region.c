@@ -348,6 +348,12 @@ static bool add_child(MemRegion *container, uint64_t addr, MemRegion *child, int
         return false;
     }
 
+    if (addr + child->last < addr) {
+        /* Device models may place regions at guest-programmed addresses:
+         * clip, report, go on (§2, L11181). */
+        mem_report("'%s' at 0x%" G_GINT64_MODIFIER "x in '%s' extends past 2^64: clipped",
+                   child->name, addr, container->name);
+    }
     mem_transaction_begin();
     child->addr = addr;
     child->priority = priority;

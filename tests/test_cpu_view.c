@@ -445,6 +445,58 @@ START_TEST(test_cpu_dispatch_is_small)
 }
 END_TEST
 
+/* §3 (L2082-2088) and dispatch.h: a CPU's dispatch shares the base's
+ * section indices and adds overlay sections after them; a held section is
+ * used without any lookup (section_access); a held dispatch stays valid and
+ * unchanged after the view moves on. */
+START_TEST(test_layered_sections)
+{
+    Machine m;
+    machine_new(&m, 2, 0);
+    cpu_view_set_apic_base(m.cpu[1], 0x1000);
+    Dispatch *d = as_dispatch(cas(&m, 1));
+    dispatch_ref(d);
+    Dispatch *base = dispatch_base(d);
+    uint32_t nbase = dispatch_num_sections(base);
+    ck_assert_uint_gt(dispatch_num_sections(d), nbase);
+    ck_assert_ptr_null(dispatch_section(d, dispatch_num_sections(d)));
+
+    /* an overlay section: index after the base's */
+    uint64_t last = 0;
+    uint32_t ia = dispatch_lookup(d, 0x1800, &last);
+    ck_assert_uint_ge(ia, nbase);
+    const MemSection *apic = dispatch_section(d, ia);
+    ck_assert_ptr_eq(apic->mr, m.apic[1]);
+    ck_assert_uint_eq(last, 0x1fff);
+    /* a base section: same index in the base and in the layered dispatch */
+    uint32_t ib = dispatch_lookup(d, 0x3000, NULL);
+    ck_assert_uint_lt(ib, nbase);
+    ck_assert_ptr_eq(dispatch_section(d, ib)->mr, m.ram);
+    ck_assert_uint_eq(dispatch_lookup(base, 0x3000, NULL), ib);
+    /* the run from 0 is clipped where the overlay starts */
+    const MemSection *low = dispatch_section(d, dispatch_lookup(d, 0, &last));
+    ck_assert_ptr_eq(low->mr, m.ram);
+    ck_assert_uint_eq(last, 0xfff);
+
+    /* section_access through the held APIC section */
+    uint8_t b[4];
+    ck_assert_int_eq(section_access(cas(&m, 1), apic, 0x1000, mem_attrs_cpu(1), b, 4, false),
+                     MEM_OK);
+    ck_assert_uint_eq(tu_bytes_to_val(b, 4, false), 0x101);
+
+    /* the view moves on; the held dispatch still says what it said */
+    uint64_t gen = dispatch_generation(d);
+    cpu_view_set_apic_base(m.cpu[1], 0x5000);
+    ck_assert_ptr_ne(as_dispatch(cas(&m, 1)), d);
+    ck_assert_uint_eq(dispatch_generation(d), gen);
+    ck_assert_uint_eq(dispatch_lookup(d, 0x1800, NULL), ia);
+    ck_assert_ptr_eq(dispatch_section(d, ia)->mr, m.apic[1]);
+    ck_assert_ptr_eq(tu_dispatch_mr(cas(&m, 1), 0x1800), m.ram);
+    dispatch_unref(d);
+    machine_free(&m);
+}
+END_TEST
+
 static Suite *cpu_view_suite(void)
 {
     Suite *s = suite_create("cpu_view");
@@ -463,6 +515,7 @@ static Suite *cpu_view_suite(void)
     tcase_add_test(tc, test_shared_base);
     tcase_add_test(tc, test_equivalence_sequence);
     tcase_add_test(tc, test_cpu_dispatch_is_small);
+    tcase_add_test(tc, test_layered_sections);
     return s;
 }
 

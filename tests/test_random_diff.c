@@ -838,6 +838,30 @@ static MemRegion *gen_region(World *w, int depth)
     return mr;
 }
 
+/*
+ * A window onto part of x, placed exactly over that part in x's own parent:
+ * the same region shows on both sides of each window edge with contiguous
+ * offsets, so the flat view must merge where the attributes match and keep
+ * the pieces apart where they don't (a read-only window).
+ */
+static void add_window(World *w, MemRegion *x)
+{
+    Rng *r = &w->rng;
+    u128 X = sz128(x);
+    uint64_t k = rng_below128(r, X);
+    if (rng_chance(r, 1, 2)) {
+        k &= ~0xfull;
+    }
+    u128 room = X - k;
+    uint64_t s = 1 + rng_below128(r, room < 0x3000 ? room : 0x3000);
+    MemRegion *a = w_new(w, MR_KIND_ALIAS, s, x, k);
+    if (rng_chance(r, 1, 2)) {
+        mr_set_readonly(a, true);
+        oplog("readonly %s (before adding)", mr_name(a));
+    }
+    do_add(w, mr_parent(x), a, mr_addr(x) + k, true, mr_priority(x) + (int)rng_below(r, 2));
+}
+
 static void populate(World *w, MemRegion *c, int depth)
 {
     unsigned n = depth == 0 ? 4 + (unsigned)rng_below(&w->rng, 11)
@@ -853,6 +877,9 @@ static void populate(World *w, MemRegion *c, int depth)
             oplog("readonly %s (before adding)", mr_name(x));
         }
         add_somewhere(w, c, x);
+        if (mr_parent(x) == c && rng_chance(&w->rng, 1, 5)) {
+            add_window(w, x);
+        }
     }
 }
 
@@ -1142,6 +1169,17 @@ static void check_access(World *w, Space *sp, uint64_t addr, bool hit, const Hit
                      a + i, i < len ? exp[i] : 0, i < len ? buf[i] : 0);
             }
         }
+    }
+    /* Accesses that wrap past 2^64 or are absurdly sized must not crash
+     * (the result is not specified; ASan/UBSan builds check the rest). */
+    if (rng_chance(r, 1, 64)) {
+        uint8_t buf[16];
+        uint64_t wv = 0;
+        (void)as_read(sp->as, UINT64_MAX - rng_below(r, 8), sp->attrs, buf, sizeof(buf));
+        (void)as_read_val(sp->as, UINT64_MAX - rng_below(r, 4), sp->attrs, 8, MEM_BIG_ENDIAN,
+                          &wv);
+        (void)as_read_val(sp->as, addr, sp->attrs, 3, MEM_LITTLE_ENDIAN, &wv);
+        (void)as_read(sp->as, addr, sp->attrs, buf, 0);
     }
     /* A one-byte write. */
     if (rng_chance(r, 1, 8)) {
@@ -1505,17 +1543,19 @@ static void mutate_tree(World *w)
     GError *err = NULL;
     char b[40];
     unsigned k = (unsigned)rng_below(r, 100);
-    if (k < 16) { /* add: an existing detached region or a new one */
-        MemRegion *c = pick(w, f_container);
-        MemRegion *x = NULL;
-        if (rng_chance(r, 1, 2)) {
-            x = pick(w, f_detached);
-        }
-        if (!x && w->regions->len < w->max_regions + 16) {
-            x = gen_region(w, 2 + (int)rng_below(r, 2));
-        }
-        if (c && x && !mr_parent(x)) {
-            add_somewhere(w, c, x);
+    if (k < 16) { /* add: a window over an attached region, a detached region, or a new one */
+        MemRegion *y = rng_chance(r, 1, 4) ? pick(w, f_attached) : NULL;
+        if (y && w->regions->len < w->max_regions + 16) {
+            add_window(w, y);
+        } else {
+            MemRegion *c = pick(w, f_container);
+            MemRegion *x = rng_chance(r, 1, 2) ? pick(w, f_detached) : NULL;
+            if (!x && w->regions->len < w->max_regions + 16) {
+                x = gen_region(w, 2 + (int)rng_below(r, 2));
+            }
+            if (c && x && !mr_parent(x)) {
+                add_somewhere(w, c, x);
+            }
         }
     } else if (k < 28) { /* delete */
         MemRegion *x = pick(w, f_attached);
@@ -2028,7 +2068,11 @@ static void run_cpu_seed(uint64_t seed)
             c->smram = sm;
             cfg.smram = sm;
             cfg.smram_addr = rng_chance(r, 1, 2) ? 0xa0000 : rng_below128(r, sz128(g)) & ~0xfffull;
-            cfg.smram_size = rng_chance(r, 1, 2) ? 0 : 1 + rng_below(r, mr_size(sm));
+            switch (rng_below(r, 8)) {
+            case 0: case 1: case 2: case 3: cfg.smram_size = 0; break;
+            case 7: cfg.smram_size = mr_size(sm) + 0x1000; break; /* beyond: clipped */
+            default: cfg.smram_size = 1 + rng_below(r, mr_size(sm)); break;
+            }
             c->smram_addr = cfg.smram_addr;
             c->smram_win = cfg.smram_size ? cfg.smram_size : mr_size(sm);
         }
@@ -2140,9 +2184,9 @@ static uint64_t env_u64(const char *name, uint64_t dflt)
 }
 
 /* Seeds per scenario: scaled down under sanitizers. */
-static unsigned n_tree_seeds = RD_SANITIZED ? 250 : 1200;
-static unsigned n_layered_seeds = RD_SANITIZED ? 150 : 600;
-static unsigned n_cpu_seeds = RD_SANITIZED ? 120 : 500;
+static unsigned n_tree_seeds = RD_SANITIZED ? 1000 : 2000;
+static unsigned n_layered_seeds = RD_SANITIZED ? 600 : 1200;
+static unsigned n_cpu_seeds = RD_SANITIZED ? 500 : 800;
 
 static void run_seeds(const char *name, const char *tcase, void (*fn)(uint64_t), unsigned n)
 {

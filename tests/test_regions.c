@@ -295,6 +295,45 @@ START_TEST(test_add_to_descendant_is_cycle)
 }
 END_TEST
 
+/* An alias whose target is the container itself or one of its ancestors
+ * would make rendering recurse forever: through the alias, the region
+ * would contain itself. Either order of building it is refused. */
+START_TEST(test_alias_cycle_refused)
+{
+    GError *err = NULL;
+    MemRegion *top = tu_container("top", 0x100000);
+    MemRegion *mid = tu_container("mid", 0x10000);
+    tu_add_keep(top, 0, mid, 0);
+
+    MemRegion *self = tu_alias("self", mid, 0, 0x1000);
+    ck_assert(!mr_add_subregion(mid, 0x2000, self, &err));
+    TU_ASSERT_MEM_ERROR(err, MEM_ERROR_CYCLE);
+    MemRegion *up = tu_alias("up", top, 0, 0x1000);
+    ck_assert(!mr_add_subregion_overlap(mid, 0x2000, up, 1, &err));
+    TU_ASSERT_MEM_ERROR(err, MEM_ERROR_CYCLE);
+    ck_assert_uint_eq(mr_num_children(mid), 0);
+
+    /* the other order: the alias sits in a container first, and that
+     * container is then placed under the alias's target */
+    MemRegion *box = tu_container("box", 0x1000);
+    tu_add_keep(box, 0, up, 0);
+    ck_assert(!mr_add_subregion(mid, 0x4000, box, &err));
+    TU_ASSERT_MEM_ERROR(err, MEM_ERROR_CYCLE);
+    ck_assert_ptr_null(mr_parent(box));
+    FlatView *fv = flatview_render(top); /* and rendering terminates */
+    TU_EXPECT_NO_RANGES(fv);
+    flatview_unref(fv);
+
+    tu_del(box, up);
+    tu_del(top, mid);
+    mr_unref(box);
+    mr_unref(up);
+    mr_unref(self);
+    mr_unref(mid);
+    mr_unref(top);
+}
+END_TEST
+
 START_TEST(test_del_not_child)
 {
     GError *err = NULL;
@@ -774,6 +813,7 @@ static Suite *regions_suite(void)
     tcase_add_test(tc, test_add_with_parent_refused);
     tcase_add_test(tc, test_add_to_self_is_cycle);
     tcase_add_test(tc, test_add_to_descendant_is_cycle);
+    tcase_add_test(tc, test_alias_cycle_refused);
     tcase_add_test(tc, test_del_not_child);
     tcase_add_test(tc, test_child_order);
 

@@ -319,6 +319,7 @@ START_TEST(test_clip_child_to_parent)
     MemRegion *box = tu_put(root, 0x10000, tu_container("box", 0x1000), 0);
     MemRegion *big = tu_put(box, 0, tu_ram("big", 0x4000, 0x0b), 0);
     MemRegion *box2 = tu_put(root, 0x20000, tu_container("box2", 0x1000), 0);
+    ck_assert_ptr_eq(mr_parent(box2), root);
     MemRegion *half = tu_put(box2, 0x800, tu_ram("half", 0x1000, 0x0c), 0);
     MemRegion *edge = tu_put(root, 0xff000, tu_ram("edge", 0x4000, 0x0d), 0);
     AddressSpace *as = tu_as("as", root);
@@ -357,7 +358,6 @@ START_TEST(test_clip_child_to_parent)
     };
     TU_EXPECT_RANGES(as_flatview(as), exp3);
     TU_CHECK_CONSISTENT(as);
-    (void)box2;
     as_free(as);
     mr_unref(root);
 }
@@ -857,6 +857,27 @@ START_TEST(test_dispatch_generation_increases)
 }
 END_TEST
 
+/* address_space.h: every live address space, in creation order. */
+START_TEST(test_address_space_registry)
+{
+    MemRegion *root = tu_container("root", ROOT_SIZE);
+    guint n0 = as_count();
+    AddressSpace *a = tu_as("first", root);
+    AddressSpace *b = tu_as("second", root);
+    ck_assert_uint_eq(as_count(), n0 + 2);
+    ck_assert_ptr_eq(as_nth(n0), a);
+    ck_assert_ptr_eq(as_nth(n0 + 1), b);
+    ck_assert_str_eq(as_name(a), "first");
+    ck_assert_ptr_eq(as_root(b), root);
+    as_free(a);
+    ck_assert_uint_eq(as_count(), n0 + 1);
+    ck_assert_ptr_eq(as_nth(n0), b);
+    as_free(b);
+    ck_assert_uint_eq(as_count(), n0);
+    mr_unref(root);
+}
+END_TEST
+
 static Suite *render_suite(void)
 {
     Suite *s = suite_create("render");
@@ -890,6 +911,7 @@ static Suite *render_suite(void)
     tcase_add_test(tc, test_nested_transaction_renders_once);
     tcase_add_test(tc, test_render_per_distinct_root);
     tcase_add_test(tc, test_dispatch_generation_increases);
+    tcase_add_test(tc, test_address_space_registry);
     return s;
 }
 

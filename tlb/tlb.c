@@ -7,11 +7,14 @@
  * - A tag without flags means: RAM, fully covered by one section, and host
  *   = vaddr + addend is valid for the whole page for that access type.
  * - Every entry's full entry names the dispatch generation its section
- *   index came from. The TLB holds a reference on its current dispatch; a
- *   dispatch change (notified by the address space at commit) flushes the
- *   whole TLB, and the slow path still checks the generation before it
- *   decodes an index, refilling on a mismatch: an index is never decoded
- *   against another dispatch.
+ *   index came from. The TLB holds a reference on its current dispatch. At
+ *   a dispatch change (notified by the address space at commit) the TLB
+ *   either flushes everything (the shared map changed) or, when only this
+ *   CPU's overlays changed, drops the entries under old or new overlay
+ *   ranges and re-stamps the rest, whose base section indices are the same
+ *   in the new dispatch. The slow path still checks the generation before
+ *   it decodes an index and refills on a mismatch: an index is never
+ *   decoded against another dispatch.
  * - Entries are only written by the owning CPU's thread (or with it
  *   stopped); other CPUs ask through requests.
  */
@@ -95,6 +98,12 @@ static bool is_pow2(unsigned x) { return x && !(x & (x - 1)); }
 
 /* --- Table management --- */
 
+static bool entry_valid(const TlbEntry *e)
+{
+    return e->addr_read != TLB_EMPTY || e->addr_write != TLB_EMPTY || e->addr_code != TLB_EMPTY;
+}
+
+
 static void index_alloc(CpuTlb *t, unsigned i, unsigned entries)
 {
     TlbTable *tb = &t->fast.tables[i];
@@ -165,13 +174,69 @@ static void flush_index(CpuTlb *t, unsigned i)
     t->idx[i].large_mask = 0;
 }
 
+static bool overlaps_view(const FlatView *fv, uint64_t lo, uint64_t hi)
+{
+    for (guint i = 0; i < flatview_num_ranges(fv); i++) {
+        const FlatRange *r = flatview_range(fv, i);
+        if (r->start <= hi && lo <= r->last) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Precise invalidation when only this CPU's overlays changed (same shared
+ * base): an address can resolve differently only under an old or a new
+ * overlay range. Entries there go; every other entry decodes to a base
+ * section whose index is the same in the new dispatch, so it is re-stamped
+ * with the new generation and stays. Returns false if it could not apply.
+ */
+static bool invalidate_overlay_change(CpuTlb *t, Dispatch *old_d, Dispatch *new_d)
+{
+    Dispatch *base = dispatch_base(old_d);
+    if (!base || base != dispatch_base(new_d)) {
+        return false;
+    }
+    const FlatView *ov = dispatch_flatview(old_d), *nv = dispatch_flatview(new_d);
+    uint64_t old_gen = dispatch_generation(old_d), new_gen = dispatch_generation(new_d);
+    uint32_t base_count = dispatch_num_sections(base);
+    uint64_t psz = page_size(t);
+    for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
+        TlbTable *tb = &t->fast.tables[i];
+        uint64_t n = tb->mask + 1;
+        for (uint64_t k = 0; k < n + t->victim_size; k++) {
+            TlbEntry *e = k < n ? &tb->entries[k] : &t->idx[i].victim[k - n].e;
+            TlbFullEntry *f = k < n ? &t->idx[i].full[k] : &t->idx[i].victim[k - n].full;
+            if (!entry_valid(e)) {
+                continue;
+            }
+            bool keep = f->dispatch_gen == old_gen &&
+                        (f->multi_section || f->section < base_count) &&
+                        !overlaps_view(ov, f->paddr, f->paddr + (psz - 1)) &&
+                        !overlaps_view(nv, f->paddr, f->paddr + (psz - 1));
+            if (keep) {
+                f->dispatch_gen = new_gen;
+            } else {
+                memset(e, 0xff, sizeof(*e));
+            }
+        }
+        tb->stats.flush_range++;
+    }
+    return true;
+}
+
+/* The CPU's address space installed a new dispatch (at a commit). */
 static void dispatch_changed(AddressSpace *as, Dispatch *old_d, Dispatch *new_d, void *opaque)
 {
     CpuTlb *t = opaque;
+    bool precise = t->dispatch == old_d && invalidate_overlay_change(t, old_d, new_d);
     dispatch_ref(new_d);
     dispatch_unref(t->dispatch);
     t->dispatch = new_d;
-    tlb_flush(t);
+    if (!precise) {
+        tlb_flush(t);
+    }
 }
 
 CpuTlb *tlb_new(AddressSpace *as, const TlbConfig *cfg_in, const TlbTargetOps *ops, void *cpu,
@@ -307,11 +372,6 @@ unsigned tlb_entries(const CpuTlb *t, unsigned mmu_idx)
 static uint64_t *tag_of(TlbEntry *e, TlbAccess a)
 {
     return a == TLB_READ ? &e->addr_read : a == TLB_WRITE ? &e->addr_write : &e->addr_code;
-}
-
-static bool entry_valid(const TlbEntry *e)
-{
-    return e->addr_read != TLB_EMPTY || e->addr_write != TLB_EMPTY || e->addr_code != TLB_EMPTY;
 }
 
 static bool tag_matches(const CpuTlb *t, uint64_t tag, uint64_t vpage)
