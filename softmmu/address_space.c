@@ -9,7 +9,10 @@
  *
  * Render cache. Each region that some address space renders as a whole
  * (its root, or the shared base of a layered space) caches its latest flat
- * view and dispatch. A mark makes the cache stale; the first use in a
+ * view and dispatch, for as long as some space uses it: spaces count
+ * themselves in cache_users and the last one drops the cache. (The cache
+ * references the regions it maps, possibly the region itself when it is a
+ * leaf: owning it from the spaces keeps that from becoming a cycle.) A mark makes the cache stale; the first use in a
  * commit re-renders it, so a shared global map is rendered once per commit
  * however many CPUs show it. If the new rendering equals the old, the old
  * dispatch is kept: its generation does not change, so nothing cached
@@ -37,6 +40,7 @@ struct AddressSpace {
     Dispatch *dispatch;   /* current */
     FlatView *view;       /* current full view (composed lazily if layered) */
     MemRegion *shared;    /* layered on this region's rendering, or NULL */
+    MemRegion *cache_owner; /* whose render cache this space uses (referenced) */
     uint8_t fill;
     MemEndian target_endian;
     GPtrArray *listeners;
@@ -117,6 +121,26 @@ static RenderCache *render_cached(MemRegion *mr)
     stats.dispatch_builds++;
     c->stale = false;
     return c;
+}
+
+/* Make `owner` the region whose cache `as` uses, counting users. */
+static void as_set_cache_owner(AddressSpace *as, MemRegion *owner)
+{
+    if (as->cache_owner == owner) {
+        return;
+    }
+    if (owner) {
+        mr_ref(owner);
+        owner->cache_users++;
+    }
+    MemRegion *old = as->cache_owner;
+    as->cache_owner = owner;
+    if (old) {
+        if (--old->cache_users == 0) {
+            mem_region_finalize_cache(old);
+        }
+        mr_unref(old);
+    }
 }
 
 /* The alias child a layered rendering of `root` can share, or NULL. */
@@ -386,6 +410,7 @@ static void commit_once(void)
         }
         Update u = { .as = as };
         u.d = as_compute(as, &u.shared);
+        as_set_cache_owner(as, u.shared ? u.shared : as->root);
         if (u.d) {
             g_array_append_val(updates, u);
         } else {
@@ -463,6 +488,7 @@ AddressSpace *as_new(const char *name, MemRegion *root, GError **err)
      * a pending change to the root re-renders it at the commit. */
     MemRegion *shared;
     Dispatch *d = as_compute(as, &shared);
+    as_set_cache_owner(as, shared ? shared : root);
     FlatView *old = as_install(as, d, shared);
     flatview_unref(old);
     return as;
@@ -481,6 +507,7 @@ void as_free(AddressSpace *as)
     g_array_free(as->notifiers, TRUE);
     flatview_unref(as->view);
     dispatch_unref(as->dispatch);
+    as_set_cache_owner(as, NULL);
     mr_unref(as->root);
     g_free(as->name);
     g_free(as);
@@ -551,10 +578,8 @@ MemResult section_access(AddressSpace *as, const MemSection *s, uint64_t addr, M
             report_rom_write(s, addr, len);
             return MEM_ACCESS_ERROR;
         }
+        mr_note_write(mr, off, len);
         memcpy(mr->ram + off, buf, len);
-        if (mr->dirty_log_mask) {
-            mr_set_dirty(mr, off, len);
-        }
         return MEM_OK;
     }
     if (mr->kind == MR_KIND_MMIO || mr->kind == MR_KIND_ROMD) {

@@ -561,6 +561,35 @@ void mr_reset_dirty(MemRegion *mr, uint64_t offset, uint64_t len, unsigned clien
     }
 }
 
+static MemCodeWriteFn code_write_fn;
+static void *code_write_opaque;
+
+void mem_set_code_write_handler(MemCodeWriteFn fn, void *opaque)
+{
+    code_write_fn = fn;
+    code_write_opaque = opaque;
+}
+
+void mr_note_write(MemRegion *mr, uint64_t offset, uint64_t len)
+{
+    if (!mr->dirty_log_mask) {
+        return;
+    }
+    if ((mr->dirty_log_mask & (1u << MEM_CLIENT_CODE)) && code_write_fn) {
+        /* Clean code bits mean cached code: tell the cache, page by page. */
+        uint64_t a, b;
+        if (dirty_span(mr, offset, len, &a, &b)) {
+            for (uint64_t p = a; p <= b; p++) {
+                if (!(mr->dirty[p] & (1u << MEM_CLIENT_CODE))) {
+                    code_write_fn(code_write_opaque, mr, p << MEM_DIRTY_PAGE_BITS,
+                                  MEM_DIRTY_PAGE_SIZE);
+                }
+            }
+        }
+    }
+    mr_set_dirty(mr, offset, len);
+}
+
 void mr_set_dirty_client(MemRegion *mr, uint64_t offset, uint64_t len, unsigned client)
 {
     uint64_t a, b;

@@ -127,6 +127,20 @@ void mr_set_dirty_client(MemRegion *mr, uint64_t offset, uint64_t len, unsigned 
  * then needs no bookkeeping: the TLB's fast path may take it.) */
 bool mr_page_all_dirty(const MemRegion *mr, uint64_t offset);
 
+/*
+ * Code-write notification. Decoded-code caches key pages by (region,
+ * offset): unique even where CPUs see different things at one physical
+ * address. A write to a RAM page whose MEM_CLIENT_CODE bit is clean (code
+ * is cached there) calls the handler before the bytes change, whoever
+ * writes: a CPU store through the TLB, a DMA transfer, a page-walk A/D
+ * update. mr_note_write() is the single place that does it.
+ */
+typedef void (*MemCodeWriteFn)(void *opaque, MemRegion *mr, uint64_t offset, uint64_t len);
+void mem_set_code_write_handler(MemCodeWriteFn fn, void *opaque);
+/* A write of [offset, offset+len) to a RAM-backed region is about to land:
+ * notify code caches if needed, then mark the range dirty for every client. */
+void mr_note_write(MemRegion *mr, uint64_t offset, uint64_t len);
+
 /* Coalesced-MMIO ranges, relative to an MMIO region: writes there may be
  * batched by an accelerator. Reported to listeners at their absolute
  * addresses wherever the region is mapped. The TCG-style dispatch here

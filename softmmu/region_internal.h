@@ -49,7 +49,8 @@ struct MemRegion {
 
     /* Change tracking (address_space.c). */
     bool dirty_render;       /* changed since the last commit */
-    struct RenderCache *cache; /* this region rendered as a root, if someone asked */
+    struct RenderCache *cache; /* this region rendered as a root, while spaces use it */
+    unsigned cache_users;      /* address spaces whose root or shared base this is */
 };
 
 /* address_space.c: a region changed in a way that can change renderings. */

@@ -27,6 +27,21 @@
  *     path is read-only (a ROM reports mr_readonly() == true).
  * Child order itself is checked against the order the test added them in.
  *
+ * Also checked after every mutation (or outermost commit), per address
+ * space: as_flatview() == flatview_render(root); the fresh render sorted,
+ * disjoint and merged; each section's readonly/romd_mode/dirty_log_mask;
+ * dispatch_lookup()'s `last` (the reference agrees at `last` and inside the
+ * run, and last + 1 is another section); 1- and 8-byte as_read_val() and
+ * as_read() of up to 64 bytes straddling sections, byte for byte; 1-byte
+ * writes (RAM written, read-only RAM/ROM refused with MEM_ACCESS_ERROR and
+ * unchanged, MMIO callbacks called, holes MEM_DECODE_ERROR). Inside a
+ * transaction no dispatch may change. Refused calls (HAS_PARENT, CYCLE,
+ * NOT_CHILD, size 0, resizing RAM) must leave the rendering unchanged, and
+ * mr_check_overlaps() must count equal-priority overlapping sibling pairs.
+ * For CPU views: changing one CPU's overlay rebuilds no other dispatch, and
+ * a global-map change renders no more full trees than there are shared
+ * roots (never once per CPU).
+ *
  * Three scenarios, each looping over seeds 1..N:
  *   tree_diff     one random tree, one or two address spaces on its root;
  *   layered_diff  a tree T and a view root V = { alias of all of T at 0,
@@ -43,9 +58,10 @@
  * expected vs got, and the full operation log of that seed plus a dump of
  * the trees is printed. Reproduce one seed with
  *   CK_RUN_CASE=<tree|layered|cpu> MMUSIM_RDIFF_SEED=<seed> tests/test_random_diff
- * Other knobs: MMUSIM_RDIFF_SEEDS=<n> (seeds per scenario, scales all),
+ * Other knobs: MMUSIM_RDIFF_SEEDS=<n> (run seeds 1..n in every scenario),
  * MMUSIM_RDIFF_STEPS=<n> (mutations per seed), MMUSIM_RDIFF_VERBOSE=1 (trace),
- * MMUSIM_RDIFF_DUMP=1 (dump each world when it is done).
+ * MMUSIM_RDIFF_DUMP=1 (dump each world when it is done); under ASan,
+ * MMUSIM_RDIFF_LEAKCHECK=<k> runs LeakSanitizer every k seeds (default 32).
  */
 #include <check.h>
 #include <glib.h>
@@ -74,6 +90,9 @@ typedef __int128 s128;
 #endif
 #ifndef RD_SANITIZED
 #define RD_SANITIZED 0
+#endif
+#if RD_SANITIZED
+#include <sanitizer/lsan_interface.h>
 #endif
 
 /* ------------------------------------------------------------------ */
@@ -1012,7 +1031,7 @@ static void check_access(World *w, Space *sp, uint64_t addr, bool hit, const Hit
 /* The dispatch and the reference must agree at addr. */
 static void check_addr(World *w, Space *sp, Dispatch *d, uint64_t addr)
 {
-    char be[96], bg[96];
+    char be[96], bg[96], bx[96];
     uint64_t last = 0;
     uint32_t idx = dispatch_lookup(d, addr, &last);
     const MemSection *s = dispatch_section(d, idx);
@@ -1076,9 +1095,11 @@ static void check_addr(World *w, Space *sp, Dispatch *d, uint64_t addr)
             bool hit2 = ref_resolve(sp->root, p, &h2);
             if (hit2 != hit || (hit && (h2.mr != h.mr || h2.off != h.off + (p - addr)))) {
                 FAIL("%s: dispatch_lookup(0x%" PRIx64 ") says [0x%" PRIx64 "-0x%" PRIx64
-                     "] is one run of %s, but at 0x%" PRIx64 " the reference gives %s",
+                     "] is one run starting at %s, so 0x%" PRIx64 " would be %s; the reference "
+                     "gives %s there",
                      as_name(sp->as), addr, addr, last,
                      fmt_hit(be, sizeof(be), hit, h.mr, h.off, h.ro), p,
+                     fmt_hit(bx, sizeof(bx), hit, h.mr, h.off + (p - addr), h.ro),
                      fmt_hit(bg, sizeof(bg), hit2, h2.mr, h2.off, h2.ro));
             }
         }
@@ -1694,7 +1715,9 @@ static unsigned n_reports;
 static void world_init(World *w, uint64_t seed, const char *scenario)
 {
     memset(w, 0, sizeof(*w));
-    w->rng.s = seed * 0x5851f42d4c957f2dull + 0x14057b7ef767814full;
+    /* Each scenario gets its own stream for the same seed number. */
+    w->rng.s = mix64(seed * 0x5851f42d4c957f2dull + 0x14057b7ef767814full +
+                     g_str_hash(scenario));
     w->regions = g_ptr_array_new();
     w->roots = g_ptr_array_new();
     w->devs = g_ptr_array_new_with_free_func(g_free);
@@ -2191,6 +2214,7 @@ static unsigned n_cpu_seeds = RD_SANITIZED ? 500 : 800;
 static void run_seeds(const char *name, const char *tcase, void (*fn)(uint64_t), unsigned n)
 {
     cx.tcase = tcase;
+    memset(&st, 0, sizeof(st));
     uint64_t one = env_u64("MMUSIM_RDIFF_SEED", 0);
     uint64_t scale = env_u64("MMUSIM_RDIFF_SEEDS", 0);
     cfg_steps = (unsigned)env_u64("MMUSIM_RDIFF_STEPS", 30);
@@ -2203,8 +2227,30 @@ static void run_seeds(const char *name, const char *tcase, void (*fn)(uint64_t),
     if (one) {
         first = last = one;
     }
+#if RD_SANITIZED
+    /* Everything of a seed is freed when it ends, so LeakSanitizer can name
+     * the seeds that leak (otherwise it only reports at exit, without one).
+     * A check costs ~10 ms: every MMUSIM_RDIFF_LEAKCHECK seeds (default 32). */
+    uint64_t leak_every = env_u64("MMUSIM_RDIFF_LEAKCHECK", 32);
+    uint64_t clean_upto = first - 1;
+#endif
     for (uint64_t seed = first; seed <= last; seed++) {
         fn(seed);
+#if RD_SANITIZED
+        if (leak_every && (seed == last || (seed - first + 1) % leak_every == 0)) {
+            if (__lsan_do_recoverable_leak_check()) {
+                cx.seed = seed;
+                cx.step = (int)cfg_steps + 1;
+                g_string_truncate(cx.log, 0);
+                FAIL("LeakSanitizer: memory still allocated after every address space, CPU "
+                     "view and region was freed, leaked by one of seeds %" PRIu64 "..%" PRIu64
+                     " (report above). Find the first leaking seed with: CK_RUN_CASE=%s "
+                     "MMUSIM_RDIFF_SEEDS=%" PRIu64 " MMUSIM_RDIFF_LEAKCHECK=1",
+                     clean_upto + 1, seed, cx.tcase, seed);
+            }
+            clean_upto = seed;
+        }
+#endif
     }
     fprintf(stderr, "test_random_diff: %s: seeds %" PRIu64 "..%" PRIu64 " x %u steps OK "
             "(%.2f s, %u reports)\n",

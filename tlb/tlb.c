@@ -663,8 +663,8 @@ static bool access_in_page(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mm
                 !mr_get_dirty(mr, off, size, MEM_CLIENT_CODE) && t->code_hook) {
                 t->code_hook(t->code_opaque, paddr, size);
             }
+            mr_note_write(mr, off, size);
             memcpy((uint8_t *)(uintptr_t)(vaddr + e->addend), bytes, size);
-            mr_set_dirty(mr, off, size);
             if (page_needs_no_tracking(t, mr, off & ~(page_size(t) - 1))) {
                 e->addr_write &= ~(uint64_t)TLB_FLAG_NOTDIRTY;
             }
