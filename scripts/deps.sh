@@ -18,6 +18,8 @@ if command -v pkg-config >/dev/null 2>&1; then
 else
   need_pkgs+=(libcapstone-dev libglib2.0-dev check)
 fi
+# Guest test images are assembled from source at build time.
+command -v nasm >/dev/null 2>&1 || need_pkgs+=(nasm)
 
 # Optional: peers for benchmarks and differential tests, plots. Installed
 # when we can, never required.

@@ -537,7 +537,7 @@ static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_i
  * or -1 after a fault was raised.
  */
 static int64_t tlb_lookup(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_idx,
-                          unsigned size)
+                          unsigned size, bool count)
 {
     TlbTable *tb = &t->fast.tables[mmu_idx];
     IndexState *st = &t->idx[mmu_idx];
@@ -545,10 +545,10 @@ static int64_t tlb_lookup(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned 
     uint64_t slot = (vaddr >> t->fast.page_bits) & tb->mask;
     TlbEntry *e = &tb->entries[slot];
     if (tag_matches(t, *tag_of(e, access), vpage)) {
-        tb->stats.hits++;
+        tb->stats.hits += count;
         return (int64_t)slot;
     }
-    tb->stats.misses++;
+    tb->stats.misses += count;
     for (unsigned v = 0; v < t->victim_size; v++) {
         VictimEntry *ve = &st->victim[v];
         if (tag_matches(t, *tag_of(&ve->e, access), vpage)) {
@@ -556,7 +556,7 @@ static int64_t tlb_lookup(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned 
             *e = ve->e;
             st->full[slot] = ve->full;
             *ve = tmp;
-            tb->stats.victim_hits++;
+            tb->stats.victim_hits += count;
             return (int64_t)slot;
         }
     }
@@ -603,41 +603,72 @@ static const MemSection *entry_section(CpuTlb *t, const TlbFullEntry *full)
     return dispatch_section(t->dispatch, full->section);
 }
 
+/* Call every watchpoint of the access's kind overlapping it, before the
+ * access completes; false (fault raised) if one refuses. Iterates over a
+ * snapshot: a callback may insert or remove watchpoints. */
 static bool check_watch(CpuTlb *t, uint64_t vaddr, unsigned size, TlbAccess access,
                         unsigned mmu_idx)
 {
     unsigned kind = access == TLB_WRITE ? TLB_WP_WRITE : TLB_WP_READ;
-    for (guint i = 0; i < t->watchpoints->len; i++) {
-        Watchpoint w = g_array_index(t->watchpoints, Watchpoint, i);
-        if ((w.kind & kind) && w.vaddr <= vaddr + (size - 1) && vaddr <= w.vaddr + (w.len - 1)) {
-            if (!w.fn(w.opaque, vaddr, size, access, w.vaddr, w.len)) {
-                TlbFault f = { .kind = TLB_FAULT_WATCHPOINT, .vaddr = vaddr, .access = access,
-                               .mmu_idx = mmu_idx, .size = size };
-                t->ops->raise_fault(t->cpu, &f);
-                return false;
-            }
+    guint n = t->watchpoints->len;
+    if (n == 0 || !watch_overlaps(t, vaddr, size, kind)) {
+        return true;
+    }
+    Watchpoint *snap = g_memdup2(t->watchpoints->data, n * sizeof(Watchpoint));
+    bool ok = true;
+    for (guint i = 0; ok && i < n; i++) {
+        Watchpoint w = snap[i];
+        if ((w.kind & kind) && w.vaddr <= vaddr + (size - 1) && vaddr <= w.vaddr + (w.len - 1) &&
+            !w.fn(w.opaque, vaddr, size, access, w.vaddr, w.len)) {
+            TlbFault f = { .kind = TLB_FAULT_WATCHPOINT, .vaddr = vaddr, .access = access,
+                           .mmu_idx = mmu_idx, .size = size };
+            t->ops->raise_fault(t->cpu, &f);
+            ok = false;
         }
     }
-    return true;
+    g_free(snap);
+    return ok;
+}
+
+/* A store is about to change code cached from this RAM page: tell this
+ * CPU's hook (the memory core tells the code caches themselves). */
+static void code_hook_if_protected(CpuTlb *t, MemRegion *mr, uint64_t off, uint64_t paddr,
+                                   unsigned size)
+{
+    if (t->code_hook && (mr_dirty_log_mask(mr) & (1u << MEM_CLIENT_CODE)) &&
+        !mr_get_dirty(mr, off, size, MEM_CLIENT_CODE)) {
+        t->code_hook(t->code_opaque, paddr, size);
+    }
 }
 
 /*
  * One access of `size` bytes (1..8) wholly inside one page, value in
- * memory order in `bytes`.
+ * memory order in `bytes`. `whole`: this is the guest's whole access (count
+ * statistics, check watchpoints); false for the pieces of a page-crossing
+ * access, whose caller did both once for the whole.
+ *
+ * Callbacks (watchpoints, the code-write hook) may flush this TLB: nothing
+ * read from the entry is used after one runs without looking it up again.
  */
 static bool access_in_page(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_idx,
-                           TlbAccess access, uint8_t *bytes)
+                           TlbAccess access, uint8_t *bytes, bool whole)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int64_t slot = tlb_lookup(t, vaddr, access, mmu_idx, size);
+    bool watch_pending = whole;
+    uint64_t vpage = page_of(t, vaddr);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int64_t slot = tlb_lookup(t, vaddr, access, mmu_idx, size, whole && attempt == 0);
         if (slot < 0) {
             return false;
         }
         TlbEntry *e = &t->fast.tables[mmu_idx].entries[slot];
         TlbFullEntry *full = &t->idx[mmu_idx].full[slot];
         uint64_t tag = *tag_of(e, access);
-        if ((tag & TLB_FLAG_WATCH) && !check_watch(t, vaddr, size, access, mmu_idx)) {
-            return false;
+        if (watch_pending && (tag & TLB_FLAG_WATCH)) {
+            watch_pending = false;
+            if (!check_watch(t, vaddr, size, access, mmu_idx)) {
+                return false;
+            }
+            continue; /* the callbacks may have flushed: look it up again */
         }
         uint64_t paddr = full->paddr + (vaddr & ~t->fast.page_mask);
         if (!(tag & (TLB_FLAG_IO | TLB_FLAG_NOTDIRTY))) {
@@ -659,59 +690,56 @@ static bool access_in_page(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mm
             /* RAM with bookkeeping: code on the page, or a client's clean page. */
             MemRegion *mr = s->mr;
             uint64_t off = s->offset_in_region + (paddr - s->start);
-            if ((mr_dirty_log_mask(mr) & (1u << MEM_CLIENT_CODE)) &&
-                !mr_get_dirty(mr, off, size, MEM_CLIENT_CODE) && t->code_hook) {
-                t->code_hook(t->code_opaque, paddr, size);
-            }
+            uint8_t *host = (uint8_t *)(uintptr_t)(vaddr + e->addend);
+            code_hook_if_protected(t, mr, off, paddr, size);
             mr_note_write(mr, off, size);
-            memcpy((uint8_t *)(uintptr_t)(vaddr + e->addend), bytes, size);
-            if (page_needs_no_tracking(t, mr, off & ~(page_size(t) - 1))) {
+            memcpy(host, bytes, size);
+            /* The hook may have flushed or reused the slot: re-check it. */
+            if (tag_matches(t, e->addr_write, vpage) && (e->addr_write & TLB_FLAG_NOTDIRTY) &&
+                page_needs_no_tracking(t, mr, off & ~(page_size(t) - 1))) {
                 e->addr_write &= ~(uint64_t)TLB_FLAG_NOTDIRTY;
             }
             return true;
         }
         t->fast.tables[mmu_idx].stats.io_accesses++;
         MemResult r;
+        uint64_t v = 0;
+        for (unsigned i = 0; access == TLB_WRITE && i < size; i++) {
+            v |= (uint64_t)bytes[i] << (8 * i);
+        }
         if (full->multi_section) {
-            r = access == TLB_WRITE ? as_write(t->as, paddr, full->attrs, bytes, size)
-                                    : as_read(t->as, paddr, full->attrs, bytes, size);
-            if (size > 1 || r != MEM_OK) {
-                /* A value access to a sub-page device: one access of its size. */
-                uint64_t v = 0;
-                for (unsigned i = 0; i < size; i++) {
-                    v |= (uint64_t)bytes[i] << (8 * i);
+            /* A page shared by several sections: look the address up in the
+             * same dispatch, and make it one access of its size. */
+            MemAttrs attrs = full->attrs;
+            if (access == TLB_WRITE) {
+                Dispatch *d = t->dispatch;
+                const MemSection *rs = dispatch_section(d, dispatch_lookup(d, paddr, NULL));
+                if (rs->mr && mr_ram_ptr(rs->mr)) {
+                    code_hook_if_protected(t, rs->mr, rs->offset_in_region + (paddr - rs->start),
+                                           paddr, size);
                 }
-                r = access == TLB_WRITE
-                        ? as_write_val(t->as, paddr, full->attrs, size, MEM_LITTLE_ENDIAN, v)
-                        : as_read_val(t->as, paddr, full->attrs, size, MEM_LITTLE_ENDIAN, &v);
-                for (unsigned i = 0; access != TLB_WRITE && i < size; i++) {
-                    bytes[i] = (uint8_t)(v >> (8 * i));
-                }
+                r = as_write_val(t->as, paddr, attrs, size, MEM_LITTLE_ENDIAN, v);
+            } else {
+                r = as_read_val(t->as, paddr, attrs, size, MEM_LITTLE_ENDIAN, &v);
             }
         } else if (tag & TLB_FLAG_DISCARD) {
-            r = section_access(t->as, s, paddr, full->attrs, bytes, size, true);
+            section_access(t->as, s, paddr, full->attrs, bytes, size, true);
             return true; /* ROM writes are dropped (and reported once), as hardware does */
+        } else if (access == TLB_WRITE) {
+            r = section_write_val(t->as, s, paddr, full->attrs, size, MEM_LITTLE_ENDIAN, v);
         } else {
-            uint64_t v = 0;
-            if (access == TLB_WRITE) {
-                for (unsigned i = 0; i < size; i++) {
-                    v |= (uint64_t)bytes[i] << (8 * i);
-                }
-                r = section_write_val(t->as, s, paddr, full->attrs, size, MEM_LITTLE_ENDIAN, v);
-            } else {
-                r = section_read_val(t->as, s, paddr, full->attrs, size, MEM_LITTLE_ENDIAN, &v);
-                for (unsigned i = 0; i < size; i++) {
-                    bytes[i] = (uint8_t)(v >> (8 * i));
-                }
-            }
+            r = section_read_val(t->as, s, paddr, full->attrs, size, MEM_LITTLE_ENDIAN, &v);
+        }
+        for (unsigned i = 0; access != TLB_WRITE && i < size; i++) {
+            bytes[i] = (uint8_t)(v >> (8 * i));
         }
         if (r != MEM_OK) {
             return bus_error(t, vaddr, paddr, access, mmu_idx, size, r);
         }
         return true;
     }
-    /* Two refills in a row disagreed with the dispatch: cannot happen unless
-     * the page walk itself changes the map; stop with a clean fault. */
+    /* Refills kept disagreeing with the dispatch: cannot happen unless the
+     * page walk itself changes the map; stop with a clean fault. */
     TlbFault f = { .kind = TLB_FAULT_BUS, .vaddr = vaddr, .access = access, .mmu_idx = mmu_idx,
                    .size = size, .result = MEM_DECODE_ERROR };
     t->ops->raise_fault(t->cpu, &f);
@@ -749,12 +777,16 @@ static bool access_bytes(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_
 {
     uint64_t in_page = page_size(t) - (vaddr & ~t->fast.page_mask);
     if (size <= in_page) {
-        return access_in_page(t, vaddr, size, mmu_idx, access, bytes);
+        return access_in_page(t, vaddr, size, mmu_idx, access, bytes, true);
     }
     unsigned first = (unsigned)in_page;
     uint64_t second_va = vaddr + first;
-    if (tlb_lookup(t, vaddr, access, mmu_idx, first) < 0 ||
-        tlb_lookup(t, second_va, access, mmu_idx, size - first) < 0) {
+    if (tlb_lookup(t, vaddr, access, mmu_idx, first, true) < 0 ||
+        tlb_lookup(t, second_va, access, mmu_idx, size - first, true) < 0) {
+        return false;
+    }
+    /* Watchpoints see the guest's access once, before any byte moves. */
+    if (!check_watch(t, vaddr, size, access, mmu_idx)) {
         return false;
     }
     /* Each part is an access of its own: power-of-two pieces in order. */
@@ -766,7 +798,7 @@ static bool access_bytes(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_
         while (piece > left || (va & (piece - 1))) {
             piece >>= 1;
         }
-        if (!access_in_page(t, va, piece, mmu_idx, access, bytes + done)) {
+        if (!access_in_page(t, va, piece, mmu_idx, access, bytes + done, false)) {
             return false;
         }
         done += piece;
@@ -810,7 +842,7 @@ bool tlb_translate_code(CpuTlb *t, uint64_t vaddr, unsigned mmu_idx, uint64_t *p
     if (!check_args(t, vaddr, 1, mmu_idx, 0, TLB_EXEC)) {
         return false;
     }
-    int64_t slot = tlb_lookup(t, vaddr, TLB_EXEC, mmu_idx, 1);
+    int64_t slot = tlb_lookup(t, vaddr, TLB_EXEC, mmu_idx, 1, true);
     if (slot < 0) {
         return false;
     }
@@ -961,13 +993,20 @@ static void perform(CpuTlb *t, const TlbRequest *r)
     t->fast.tables[0].stats.flush_requests++;
 }
 
-void tlb_request(CpuTlb *target, const TlbRequest *req)
+/* Queue a request; returns its ticket (taken under the lock). */
+static uint64_t request_ticket(CpuTlb *target, const TlbRequest *req)
 {
     g_mutex_lock(&target->req_lock);
     g_array_append_val(target->requests, *req);
-    target->req_queued++;
+    uint64_t ticket = ++target->req_queued;
     g_atomic_int_set(&target->pending, 1);
     g_mutex_unlock(&target->req_lock);
+    return ticket;
+}
+
+void tlb_request(CpuTlb *target, const TlbRequest *req)
+{
+    request_ticket(target, req);
 }
 
 bool tlb_has_requests(CpuTlb *t)
@@ -998,8 +1037,7 @@ void tlb_request_sync(CpuTlb **tlbs, unsigned n, const TlbRequest *req)
 {
     uint64_t *tickets = g_new(uint64_t, n);
     for (unsigned i = 0; i < n; i++) {
-        tlb_request(tlbs[i], req);
-        tickets[i] = tlbs[i]->req_queued;
+        tickets[i] = request_ticket(tlbs[i], req);
     }
     for (unsigned i = 0; i < n; i++) {
         CpuTlb *t = tlbs[i];

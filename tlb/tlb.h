@@ -135,7 +135,7 @@ typedef struct TlbFullEntry {
 } TlbFullEntry;
 
 typedef struct TlbStats {
-    uint64_t hits;           /* fast-path hits */
+    uint64_t hits;           /* main-table hits, fast path and slow path */
     uint64_t misses;         /* main-table misses (victim hits included) */
     uint64_t victim_hits;
     uint64_t fills;          /* page walks that produced an entry */
@@ -227,7 +227,11 @@ static inline TlbEntry *tlb_entry(TlbFast *f, unsigned mmu_idx, uint64_t vaddr)
 
 /*
  * Loads and stores of 1, 2, 4 or 8 bytes. True on success; false after the
- * target's raise_fault hook was called (nothing was written for a store).
+ * target's raise_fault hook was called. A store that fails on translation,
+ * alignment or a watchpoint wrote nothing; a page-crossing store whose
+ * second part hits a device that refuses (a bus error the target chose to
+ * fault on) has already written its first part, as on a real bus.
+ * Watchpoint callbacks and the code-write hook may flush this TLB.
  */
 static inline bool tlb_load(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_idx,
                             unsigned flags, uint64_t *value)
