@@ -42,6 +42,8 @@ typedef struct Watchpoint {
 typedef struct IndexState {
     TlbFullEntry *full;       /* parallel to fast.tables[i].entries */
     VictimEntry *victim;
+    uint64_t *victim_page;    /* page of each victim entry, TLB_EMPTY if none: one
+                               * cache line scanned instead of the 72-byte entries */
     unsigned victim_next;     /* round-robin replacement */
     uint64_t large_addr;      /* region covering every large page filled ... */
     uint64_t large_mask;      /* ... (mask 0: none) */
@@ -59,6 +61,11 @@ struct CpuTlb {
 
     AddressSpace *as;
     Dispatch *dispatch;       /* referenced; == as_dispatch(as) after every commit */
+    /* The run of the section the last fill resolved: [ls_start, ls_last] in
+     * the dispatch of generation ls_gen. A stride through RAM fills page
+     * after page from one section without another dispatch lookup. */
+    uint64_t ls_gen, ls_start, ls_last;
+    uint32_t ls_idx;
     const TlbTargetOps *ops;
     void *cpu;
 
@@ -115,10 +122,16 @@ static void index_alloc(CpuTlb *t, unsigned i, unsigned entries)
     t->idx[i].full = g_new0(TlbFullEntry, entries);
 }
 
+static void victim_kill(IndexState *st, unsigned v)
+{
+    memset(&st->victim[v].e, 0xff, sizeof(TlbEntry));
+    st->victim_page[v] = TLB_EMPTY;
+}
+
 static void victim_clear(CpuTlb *t, unsigned i)
 {
     for (unsigned v = 0; v < t->victim_size; v++) {
-        memset(&t->idx[i].victim[v].e, 0xff, sizeof(TlbEntry));
+        victim_kill(&t->idx[i], v);
     }
 }
 
@@ -126,7 +139,9 @@ static void victim_alloc(CpuTlb *t)
 {
     for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
         g_free(t->idx[i].victim);
+        g_free(t->idx[i].victim_page);
         t->idx[i].victim = g_new0(VictimEntry, t->victim_size ? t->victim_size : 1);
+        t->idx[i].victim_page = g_new(uint64_t, t->victim_size ? t->victim_size : 1);
         t->idx[i].victim_next = 0;
         victim_clear(t, i);
     }
@@ -217,8 +232,10 @@ static bool invalidate_overlay_change(CpuTlb *t, Dispatch *old_d, Dispatch *new_
                         !overlaps_view(nv, f->paddr, f->paddr + (psz - 1));
             if (keep) {
                 f->dispatch_gen = new_gen;
-            } else {
+            } else if (k < n) {
                 memset(e, 0xff, sizeof(*e));
+            } else {
+                victim_kill(&t->idx[i], (unsigned)(k - n));
             }
         }
         tb->stats.flush_range++;
@@ -300,6 +317,7 @@ CpuTlb *tlb_new(AddressSpace *as, const TlbConfig *cfg_in, const TlbTargetOps *o
     victim_alloc(t);
     t->dispatch = as_dispatch(as);
     dispatch_ref(t->dispatch);
+    t->ls_gen = UINT64_MAX; /* generations start at 1: never matches */
     as_add_dispatch_notifier(as, dispatch_changed, t);
     if (!all_tlbs) {
         all_tlbs = g_ptr_array_new();
@@ -320,6 +338,7 @@ void tlb_free(CpuTlb *t)
         g_free(t->fast.tables[i].entries);
         g_free(t->idx[i].full);
         g_free(t->idx[i].victim);
+        g_free(t->idx[i].victim_page);
     }
     g_array_free(t->watchpoints, TRUE);
     g_array_free(t->requests, TRUE);
@@ -379,6 +398,14 @@ static bool tag_matches(const CpuTlb *t, uint64_t tag, uint64_t vpage)
     return tag != TLB_EMPTY && (tag & t->fast.page_mask) == vpage;
 }
 
+/* The virtual page a valid entry maps (any of its tags says). */
+static uint64_t entry_page(const CpuTlb *t, const TlbEntry *e)
+{
+    uint64_t tag = e->addr_read != TLB_EMPTY ? e->addr_read
+                   : e->addr_write != TLB_EMPTY ? e->addr_write : e->addr_code;
+    return tag == TLB_EMPTY ? TLB_EMPTY : tag & t->fast.page_mask;
+}
+
 /* Does any watchpoint of `kind` overlap [start, start+len)? */
 static bool watch_overlaps(const CpuTlb *t, uint64_t start, uint64_t len, unsigned kind)
 {
@@ -403,6 +430,23 @@ static bool page_needs_no_tracking(const CpuTlb *t, MemRegion *mr, uint64_t off)
         }
     }
     return true;
+}
+
+/* Sizes (bit n: 1 << n bytes) a device's callbacks take as they are: both
+ * accepted (valid) and implemented (impl), so no emulation is needed. */
+static uint8_t native_sizes(const MemRegionOps *ops)
+{
+    unsigned lo = MAX(ops->valid.min_access_size ? ops->valid.min_access_size : 1,
+                      ops->impl.min_access_size ? ops->impl.min_access_size : 1);
+    unsigned hi = MIN(ops->valid.max_access_size ? ops->valid.max_access_size : 4,
+                      ops->impl.max_access_size ? ops->impl.max_access_size : 4);
+    uint8_t m = 0;
+    for (unsigned n = 0; n < 4; n++) {
+        if ((1u << n) >= lo && (1u << n) <= hi) {
+            m |= (uint8_t)(1u << n);
+        }
+    }
+    return m;
 }
 
 static void note_large_page(IndexState *st, uint64_t vaddr, uint64_t size)
@@ -451,8 +495,19 @@ static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_i
     }
 
     Dispatch *d = t->dispatch;
+    uint64_t gen = dispatch_generation(d);
     uint64_t last;
-    uint32_t idx = dispatch_lookup(d, ppage, &last);
+    uint32_t idx;
+    if (t->ls_gen == gen && ppage >= t->ls_start && ppage <= t->ls_last) {
+        idx = t->ls_idx;
+        last = t->ls_last;
+    } else {
+        idx = dispatch_lookup(d, ppage, &last);
+        t->ls_gen = gen;
+        t->ls_start = ppage;
+        t->ls_last = last;
+        t->ls_idx = idx;
+    }
     const MemSection *s = dispatch_section(d, idx);
     bool single = last - ppage >= page_size(t) - 1;
     MemRegion *mr = s->mr;
@@ -500,28 +555,40 @@ static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_i
         /* Keep the evicted entry, unless it is the same page (an upgrade). */
         bool same = tag_matches(t, e->addr_read, vpage) || tag_matches(t, e->addr_write, vpage) ||
                     tag_matches(t, e->addr_code, vpage);
+        /* A page now in the main table must not linger in the victim table. */
+        for (unsigned v = 0; v < t->victim_size; v++) {
+            if (st->victim_page[v] == vpage) {
+                victim_kill(st, v);
+            }
+        }
         if (!same && t->victim_size) {
-            VictimEntry *v = &st->victim[st->victim_next];
-            st->victim_next = (st->victim_next + 1) % t->victim_size;
-            v->e = *e;
-            v->full = *full;
+            unsigned v = st->victim_next;
+            st->victim_next = v + 1 == t->victim_size ? 0 : v + 1;
+            st->victim[v].e = *e;
+            st->victim[v].full = *full;
+            st->victim_page[v] = entry_page(t, e);
         }
     } else {
         st->used++;
-    }
-    /* A page now in the main table must not linger in the victim table. */
-    for (unsigned v = 0; v < t->victim_size; v++) {
-        TlbEntry *ve = &st->victim[v].e;
-        if (tag_matches(t, ve->addr_read, vpage) || tag_matches(t, ve->addr_write, vpage) ||
-            tag_matches(t, ve->addr_code, vpage)) {
-            memset(ve, 0xff, sizeof(*ve));
+        for (unsigned v = 0; v < t->victim_size; v++) {
+            if (st->victim_page[v] == vpage) {
+                victim_kill(st, v);
+            }
         }
     }
     *e = ne;
+    const MemRegionOps *dev = single && kind == MR_KIND_MMIO ? mr_ops(mr) : NULL;
     *full = (TlbFullEntry){
+        .dev_ops = dev,
+        .dev_opaque = dev ? mr_opaque(mr) : NULL,
+        .dev_offset = dev ? s->offset_in_region + (ppage - s->start) : 0,
+        .dev_sizes = dev ? native_sizes(dev) : 0,
+        .dev_big = dev && (dev->endianness == MEM_BIG_ENDIAN ||
+                           (dev->endianness == MEM_TARGET_ENDIAN &&
+                            as_target_endian(t->as) == MEM_BIG_ENDIAN)),
         .paddr = ppage,
         .section_offset = ppage - s->start,
-        .dispatch_gen = dispatch_generation(d),
+        .dispatch_gen = gen,
         .section = idx,
         .multi_section = !single,
         .prot = (uint8_t)tr.prot,
@@ -550,15 +617,20 @@ static int64_t tlb_lookup(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned 
     }
     tb->stats.misses += count;
     for (unsigned v = 0; v < t->victim_size; v++) {
+        if (st->victim_page[v] != vpage) {
+            continue;
+        }
         VictimEntry *ve = &st->victim[v];
         if (tag_matches(t, *tag_of(&ve->e, access), vpage)) {
             VictimEntry tmp = { *e, st->full[slot] };
             *e = ve->e;
             st->full[slot] = ve->full;
             *ve = tmp;
+            st->victim_page[v] = entry_valid(&tmp.e) ? entry_page(t, &tmp.e) : TLB_EMPTY;
             tb->stats.victim_hits += count;
             return (int64_t)slot;
         }
+        break; /* the page is there, but without this permission: refill */
     }
     if (!tlb_fill(t, vaddr, access, mmu_idx, size)) {
         return -1;
@@ -643,20 +715,21 @@ static void code_hook_if_protected(CpuTlb *t, MemRegion *mr, uint64_t off, uint6
 
 /*
  * One access of `size` bytes (1..8) wholly inside one page, value in
- * memory order in `bytes`. `whole`: this is the guest's whole access (count
- * statistics, check watchpoints); false for the pieces of a page-crossing
- * access, whose caller did both once for the whole.
+ * memory order in `bytes`. `count`: count the lookup in the statistics;
+ * `watch`: check watchpoints. Both are false for the pieces of a
+ * page-crossing access, whose caller did both once for the whole.
  *
  * Callbacks (watchpoints, the code-write hook) may flush this TLB: nothing
  * read from the entry is used after one runs without looking it up again.
  */
 static bool access_in_page(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_idx,
-                           TlbAccess access, uint8_t *bytes, bool whole)
+                           TlbAccess access, uint8_t *bytes, bool count, bool watch)
 {
-    bool watch_pending = whole;
+    bool watch_pending = watch;
     uint64_t vpage = page_of(t, vaddr);
     for (int attempt = 0; attempt < 3; attempt++) {
-        int64_t slot = tlb_lookup(t, vaddr, access, mmu_idx, size, whole && attempt == 0);
+        int64_t slot = tlb_lookup(t, vaddr, access, mmu_idx, size, count);
+        count = false;
         if (slot < 0) {
             return false;
         }
@@ -777,7 +850,7 @@ static bool access_bytes(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_
 {
     uint64_t in_page = page_size(t) - (vaddr & ~t->fast.page_mask);
     if (size <= in_page) {
-        return access_in_page(t, vaddr, size, mmu_idx, access, bytes, true);
+        return access_in_page(t, vaddr, size, mmu_idx, access, bytes, true, true);
     }
     unsigned first = (unsigned)in_page;
     uint64_t second_va = vaddr + first;
@@ -798,7 +871,7 @@ static bool access_bytes(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_
         while (piece > left || (va & (piece - 1))) {
             piece >>= 1;
         }
-        if (!access_in_page(t, va, piece, mmu_idx, access, bytes + done, false)) {
+        if (!access_in_page(t, va, piece, mmu_idx, access, bytes + done, false, false)) {
             return false;
         }
         done += piece;
@@ -806,20 +879,94 @@ static bool access_bytes(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_
     return true;
 }
 
+static uint64_t bswap_size(uint64_t v, unsigned size)
+{
+    switch (size) {
+    case 2: return __builtin_bswap16((uint16_t)v);
+    case 4: return __builtin_bswap32((uint32_t)v);
+    case 8: return __builtin_bswap64(v);
+    default: return v;
+    }
+}
+
+/*
+ * The common slow-path cases, finished without the general machinery: a
+ * miss that fills plain RAM, and an I/O page whose device takes the access
+ * at its native size (called directly with the value, converted once).
+ * Returns 1 done, 0 failed (fault raised), -1 not handled here.
+ */
+static int quick_access(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_idx,
+                        unsigned flags, TlbAccess access, uint64_t *value)
+{
+    if ((vaddr & ~t->fast.page_mask) + size > page_size(t)) {
+        return -1;
+    }
+    int64_t slot = tlb_lookup(t, vaddr, access, mmu_idx, size, true);
+    if (slot < 0) {
+        return 0;
+    }
+    TlbEntry *e = &t->fast.tables[mmu_idx].entries[slot];
+    uint64_t tag = *tag_of(e, access);
+    bool big = flags & TLB_BIG_ENDIAN;
+    if (!(tag & TLB_FLAGS_MASK)) {
+        void *host = (void *)(uintptr_t)(vaddr + e->addend);
+        if (access == TLB_WRITE) {
+            tlb_host_store(host, size, big, *value);
+        } else {
+            *value = tlb_host_load(host, size, big);
+        }
+        return 1;
+    }
+    const TlbFullEntry *full = &t->idx[mmu_idx].full[slot];
+    if ((tag & TLB_FLAGS_MASK) != TLB_FLAG_IO || !full->dev_ops ||
+        !(full->dev_sizes & size) || full->dispatch_gen != dispatch_generation(t->dispatch)) {
+        return -2; /* counted already: the caller must not count again */
+    }
+    uint64_t off = full->dev_offset + (vaddr & ~t->fast.page_mask);
+    const MemRegionOps *ops = full->dev_ops;
+    if ((off & (size - 1)) || !(access == TLB_WRITE ? ops->write != NULL : ops->read != NULL)) {
+        return -2;
+    }
+    t->fast.tables[mmu_idx].stats.io_accesses++;
+    MemResult r;
+    if (access == TLB_WRITE) {
+        uint64_t v = full->dev_big == big ? *value : bswap_size(*value, size);
+        r = ops->write(full->dev_opaque, off, v & (size == 8 ? UINT64_MAX : (1ull << (8 * size)) - 1),
+                       size, full->attrs);
+    } else {
+        uint64_t v = 0;
+        r = ops->read(full->dev_opaque, off, &v, size, full->attrs);
+        if (r != MEM_OK) {
+            v = 0;
+        }
+        v &= size == 8 ? UINT64_MAX : (1ull << (8 * size)) - 1;
+        *value = full->dev_big == big ? v : bswap_size(v, size);
+    }
+    if (r != MEM_OK) {
+        return bus_error(t, vaddr, full->paddr + (vaddr & ~t->fast.page_mask), access, mmu_idx,
+                         size, r) ? 1 : 0;
+    }
+    return 1;
+}
+
 bool tlb_load_slow(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_idx, unsigned flags,
                    uint64_t *value)
 {
     uint8_t bytes[8];
     *value = 0;
-    if (!check_args(t, vaddr, size, mmu_idx, flags, TLB_READ) ||
-        !access_bytes(t, vaddr, size, mmu_idx, TLB_READ, bytes)) {
+    if (!check_args(t, vaddr, size, mmu_idx, flags, TLB_READ)) {
         return false;
     }
-    *value = tlb_host_load(bytes, size, false);
-    if (flags & TLB_BIG_ENDIAN) {
-        *value = size == 1 ? *value : size == 2 ? __builtin_bswap16((uint16_t)*value)
-                 : size == 4 ? __builtin_bswap32((uint32_t)*value) : __builtin_bswap64(*value);
+    int q = quick_access(t, vaddr, size, mmu_idx, flags, TLB_READ, value);
+    if (q >= 0) {
+        return q == 1;
     }
+    bool ok = q == -2 ? access_in_page(t, vaddr, size, mmu_idx, TLB_READ, bytes, false, true)
+                      : access_bytes(t, vaddr, size, mmu_idx, TLB_READ, bytes);
+    if (!ok) {
+        return false;
+    }
+    *value = tlb_host_load(bytes, size, flags & TLB_BIG_ENDIAN);
     return true;
 }
 
@@ -830,8 +977,13 @@ bool tlb_store_slow(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_idx, 
     if (!check_args(t, vaddr, size, mmu_idx, flags, TLB_WRITE)) {
         return false;
     }
+    int q = quick_access(t, vaddr, size, mmu_idx, flags, TLB_WRITE, &value);
+    if (q >= 0) {
+        return q == 1;
+    }
     tlb_host_store(bytes, size, flags & TLB_BIG_ENDIAN, value);
-    return access_bytes(t, vaddr, size, mmu_idx, TLB_WRITE, bytes);
+    return q == -2 ? access_in_page(t, vaddr, size, mmu_idx, TLB_WRITE, bytes, false, true)
+                   : access_bytes(t, vaddr, size, mmu_idx, TLB_WRITE, bytes);
 }
 
 /* --- Code --- */
@@ -921,10 +1073,8 @@ static void invalidate_page_in(CpuTlb *t, unsigned i, uint64_t vpage)
         memset(e, 0xff, sizeof(*e));
     }
     for (unsigned v = 0; v < t->victim_size; v++) {
-        TlbEntry *ve = &t->idx[i].victim[v].e;
-        if (tag_matches(t, ve->addr_read, vpage) || tag_matches(t, ve->addr_write, vpage) ||
-            tag_matches(t, ve->addr_code, vpage)) {
-            memset(ve, 0xff, sizeof(*ve));
+        if (t->idx[i].victim_page[v] == vpage) {
+            victim_kill(&t->idx[i], v);
         }
     }
 }

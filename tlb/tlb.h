@@ -132,6 +132,12 @@ typedef struct TlbFullEntry {
     uint8_t prot;
     uint8_t lg_page_size;
     MemAttrs attrs;
+    /* MMIO pages: the device, for direct calls at its native sizes. */
+    const MemRegionOps *dev_ops;
+    void *dev_opaque;
+    uint64_t dev_offset;     /* offset of the page in the device's region */
+    uint8_t dev_sizes;       /* bit n: 1 << n bytes accepted and implemented */
+    bool dev_big;            /* the device is big-endian (resolved) */
 } TlbFullEntry;
 
 typedef struct TlbStats {
