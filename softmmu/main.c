@@ -5,6 +5,7 @@
  *   mmusim explain [--machine NAME] [--smp N] (--cpu N | --dma) ADDR
  *   mmusim demo
  *   mmusim tlb     [--machine NAME] [--smp N] [--entries]
+ *   mmusim run     [--machine pc] [--smp N] [--memory SIZE] (--kernel FILE | --bios FILE) ...
  *   mmusim help [SUBCOMMAND]
  *
  * Subcommands live in one table (subcommands[] below); each parses its own
@@ -12,6 +13,7 @@
  * time (e.g. an explanation that disagrees with the dispatch), 2 usage error
  * (unknown subcommand or option, malformed or out-of-range value).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <locale.h>
 #include <stdarg.h>
@@ -22,6 +24,9 @@
 #include "softmmu/mtree.h"
 #include "softmmu/sample_machine.h"
 #include "tlb/tlb.h"
+#ifdef MMUSIM_HAVE_PC
+#include "machines/pc.h"
+#endif
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -659,6 +664,313 @@ out:
     return rc;
 }
 
+/* --- run: execute a guest on the x86 pc machine. --- */
+
+#define RUN_HELP_TEXT                                                                          \
+    "Runs a multiboot kernel (--kernel) or a ROM image (--bios) on the x86 'pc' machine;\n"   \
+    "COM1 (port 0x3f8) is the console. Without either, the built-in ROM just halts.\n"        \
+    "\n"                                                                                      \
+    "SIZE: a number with a K, M, G or T suffix (binary units); without one, MiB.\n"           \
+    "--serial: stdio (default: output to stdout, input from stdin), none, or file:PATH.\n"    \
+    "--trace: comma-separated in_asm (each instruction), exec (each block), int\n"            \
+    "(interrupts and exceptions), mmu (page walks), tlb (each CPU's TLB at exit);\n"          \
+    "traces go to --trace-file (default stderr).\n"                                           \
+    "\n"                                                                                      \
+    "Exit status:\n"                                                                          \
+    "  0        every CPU halted with interrupts off\n"                                      \
+    "  1        error (a file cannot be read, the loader refuses the kernel, ...)\n"         \
+    "  2        usage error\n"                                                               \
+    "  4        --max-insns reached\n"                                                        \
+    "  6        --timeout reached\n"                                                          \
+    "  8        triple fault: the machine shut down\n"                                       \
+    "  10       every CPU halted waiting for an interrupt that nothing can raise\n"           \
+    "  (v<<1)|1 the guest wrote v to the debug-exit port 0xf4 (odd; low 8 bits kept)"
+
+#ifdef MMUSIM_HAVE_PC
+
+typedef struct RunTraceFlag {
+    const char *name;
+    uint32_t bits;  /* X86_TRACE_*; 0 for tlb */
+} RunTraceFlag;
+
+static const RunTraceFlag run_trace_flags[] = {
+    { "in_asm", X86_TRACE_IN_ASM },
+    { "exec", X86_TRACE_EXEC },
+    { "int", X86_TRACE_INT },
+    { "mmu", X86_TRACE_MMU },
+    { "tlb", 0 },
+};
+
+/* "128M", "1G", "0x100000K"; no suffix: MiB (as QEMU's -m). */
+static bool parse_size(const char *s, uint64_t *out, const char **why)
+{
+    g_autofree char *digits = g_strdup(s ? s : "");
+    size_t n = strlen(digits);
+    unsigned shift = 20;
+
+    /* No suffix letter is a hex digit: "0x10M" is unambiguous. */
+    if (n && strchr("kKmMgGtT", digits[n - 1])) {
+        switch (g_ascii_tolower(digits[n - 1])) {
+        case 'k': shift = 10; break;
+        case 'm': shift = 20; break;
+        case 'g': shift = 30; break;
+        default: shift = 40; break;
+        }
+        digits[n - 1] = '\0';
+    }
+    if (!parse_number(digits, out, why)) {
+        return false;
+    }
+    if (*out > (UINT64_MAX >> shift)) {
+        *why = "too large";
+        return false;
+    }
+    *out <<= shift;
+    return true;
+}
+
+static bool parse_trace(const char *list, uint32_t *bits, bool *tlb, const char **bad)
+{
+    g_auto(GStrv) items = g_strsplit(list, ",", -1);
+
+    *bits = 0;
+    *tlb = false;
+    for (guint i = 0; items[i]; i++) {
+        const RunTraceFlag *f = NULL;
+
+        for (size_t j = 0; j < G_N_ELEMENTS(run_trace_flags); j++) {
+            if (!strcmp(items[i], run_trace_flags[j].name)) {
+                f = &run_trace_flags[j];
+            }
+        }
+        if (!f) {
+            *bad = g_intern_string(items[i]);
+            return false;
+        }
+        *bits |= f->bits;
+        *tlb |= f->bits == 0;
+    }
+    return true;
+}
+
+static int cmd_run(const Subcommand *cmd, int argc, char **argv)
+{
+    g_autofree char *prog = subcommand_prog(cmd);
+    char *machine = NULL, *smp_str = NULL, *mem_str = NULL, *kernel = NULL, *append = NULL;
+    char *initrd = NULL, *bios = NULL, *serial = NULL, *trace = NULL, *trace_file = NULL;
+    char *max_str = NULL, *timeout_str = NULL;
+    GPtrArray *pos = NULL;
+    PcConfig cfg = { .smp = 1, .ram_size = PC_DEFAULT_RAM, .serial = PC_SERIAL_STDIO };
+    PcRunLimits lim = { 0 };
+    PcMachine *pc = NULL;
+    FILE *trace_out = NULL;
+    bool trace_tlb = false;
+    GError *err = NULL;
+    const char *why;
+    uint64_t v;
+    int rc;
+    const GOptionEntry entries[] = {
+        { "machine", 'M', 0, G_OPTION_ARG_STRING, &machine, "Machine to run (default: pc)",
+          "NAME" },
+        { "smp", 0, 0, G_OPTION_ARG_STRING, &smp_str, "Number of CPUs, 1-64 (default 1)", "N" },
+        { "memory", 'm', 0, G_OPTION_ARG_STRING, &mem_str, "RAM size (default 128M)", "SIZE" },
+        { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &kernel, "Multiboot kernel to boot", "FILE" },
+        { "append", 0, 0, G_OPTION_ARG_STRING, &append, "Kernel command line", "STR" },
+        { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &initrd,
+          "Multiboot modules, comma-separated", "FILE[,FILE...]" },
+        { "bios", 0, 0, G_OPTION_ARG_FILENAME, &bios,
+          "ROM image mapped to end at 4 GiB (a multiple of 64 KiB)", "FILE" },
+        { "serial", 0, 0, G_OPTION_ARG_STRING, &serial, "COM1 backend (default stdio)",
+          "stdio|none|file:PATH" },
+        { "trace", 0, 0, G_OPTION_ARG_STRING, &trace, "What to trace", "in_asm,exec,int,mmu,tlb" },
+        { "trace-file", 0, 0, G_OPTION_ARG_FILENAME, &trace_file,
+          "Write traces here (default stderr)", "FILE" },
+        { "max-insns", 0, 0, G_OPTION_ARG_STRING, &max_str,
+          "Stop after N instructions (all CPUs together)", "N" },
+        { "timeout", 0, 0, G_OPTION_ARG_STRING, &timeout_str,
+          "Stop after S seconds of wall-clock time", "S" },
+        G_OPTION_ENTRY_NULL
+    };
+
+    {
+        GOptionContext *ctx = g_option_context_new(cmd->params);
+
+        g_set_prgname(prog);
+        g_option_context_set_summary(ctx, cmd->summary);
+        g_option_context_set_description(ctx, RUN_HELP_TEXT);
+        g_option_context_add_main_entries(ctx, entries, NULL);
+        rc = -1;
+        if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+            rc = usage_error(prog, "%s", err->message);
+            g_clear_error(&err);
+        }
+        g_option_context_free(ctx);
+        if (rc >= 0) {
+            goto out;
+        }
+    }
+    pos = positionals(argc, argv);
+    if (pos->len) {
+        rc = usage_error(prog, "unexpected argument '%s'", (char *)g_ptr_array_index(pos, 0));
+        goto out;
+    }
+    if (machine && strcmp(machine, "pc") != 0) {
+        rc = usage_error(prog, "--machine '%s': unknown machine (known: pc; the 'sample' "
+                               "machine is for introspection and cannot run)", machine);
+        goto out;
+    }
+    if (smp_str) {
+        if (!parse_number(smp_str, &v, &why)) {
+            rc = usage_error(prog, "--smp '%s': %s", smp_str, why);
+            goto out;
+        }
+        if (v < 1 || v > PC_MAX_SMP) {
+            rc = usage_error(prog, "--smp %s: must be between 1 and %u", smp_str, PC_MAX_SMP);
+            goto out;
+        }
+        cfg.smp = (unsigned)v;
+    }
+    if (mem_str) {
+        if (!parse_size(mem_str, &v, &why)) {
+            rc = usage_error(prog, "--memory '%s': %s", mem_str, why);
+            goto out;
+        }
+        if (v < PC_MIN_RAM || v > PC_MAX_RAM || (v & 0xfff)) {
+            rc = usage_error(prog, "--memory %s: must be a multiple of 4K between 2M and 1T",
+                             mem_str);
+            goto out;
+        }
+        cfg.ram_size = v;
+    }
+    if (serial) {
+        if (!strcmp(serial, "stdio")) {
+            cfg.serial = PC_SERIAL_STDIO;
+        } else if (!strcmp(serial, "none")) {
+            cfg.serial = PC_SERIAL_NONE;
+        } else if (g_str_has_prefix(serial, "file:") && serial[5]) {
+            cfg.serial = PC_SERIAL_FILE;
+            cfg.serial_path = serial + 5;
+        } else {
+            rc = usage_error(prog, "--serial '%s': must be stdio, none or file:PATH", serial);
+            goto out;
+        }
+    }
+    if (trace) {
+        const char *bad = NULL;
+
+        if (!parse_trace(trace, &cfg.trace, &trace_tlb, &bad)) {
+            rc = usage_error(prog, "--trace: unknown item '%s' (known: in_asm, exec, int, mmu, "
+                                   "tlb)", bad);
+            goto out;
+        }
+    }
+    if (max_str) {
+        if (!parse_number(max_str, &lim.max_insns, &why)) {
+            rc = usage_error(prog, "--max-insns '%s': %s", max_str, why);
+            goto out;
+        }
+        if (lim.max_insns == 0) {
+            rc = usage_error(prog, "--max-insns 0: must be at least 1");
+            goto out;
+        }
+    }
+    if (timeout_str) {
+        char *end = NULL;
+
+        lim.timeout = g_ascii_strtod(timeout_str, &end);
+        if (!*timeout_str || !end || *end || !(lim.timeout > 0) || lim.timeout > 1e9) {
+            rc = usage_error(prog, "--timeout '%s': must be a number of seconds > 0",
+                             timeout_str);
+            goto out;
+        }
+    }
+    if (initrd && !kernel) {
+        rc = usage_error(prog, "--initrd needs --kernel");
+        goto out;
+    }
+    if (append && !kernel) {
+        rc = usage_error(prog, "--append needs --kernel");
+        goto out;
+    }
+    if (trace_file) {
+        trace_out = fopen(trace_file, "w");
+        if (!trace_out) {
+            fprintf(stderr, "%s: %s: cannot open the trace file: %s\n", prog, trace_file,
+                    g_strerror(errno));
+            rc = EXIT_FAIL;
+            goto out;
+        }
+    }
+    cfg.kernel = kernel;
+    cfg.append = append;
+    cfg.initrd = initrd;
+    cfg.bios = bios;
+    cfg.trace_out = trace_out;
+    if (!kernel && !bios) {
+        fprintf(stderr, "%s: no --kernel and no --bios: running the built-in ROM, which halts\n",
+                prog);
+    }
+
+    pc = pc_machine_new(&cfg, &err);
+    if (!pc) {
+        fprintf(stderr, "%s: %s\n", prog, err->message);
+        g_clear_error(&err);
+        rc = EXIT_FAIL;
+        goto out;
+    }
+    rc = pc_machine_run(pc, &lim);
+    fflush(stdout);
+    fprintf(stderr, "%s: %s\n", prog, pc_machine_stop_message(pc));
+    if (trace_tlb) {
+        GString *dump = g_string_new(NULL);
+
+        pc_machine_dump_tlbs(pc, dump, false);
+        fputs(dump->str, trace_out ? trace_out : stderr);
+        g_string_free(dump, TRUE);
+    }
+
+out:
+    pc_machine_free(pc);
+    if (trace_out) {
+        fclose(trace_out);
+    }
+    if (pos) {
+        g_ptr_array_free(pos, TRUE);
+    }
+    g_free(machine);
+    g_free(smp_str);
+    g_free(mem_str);
+    g_free(kernel);
+    g_free(append);
+    g_free(initrd);
+    g_free(bios);
+    g_free(serial);
+    g_free(trace);
+    g_free(trace_file);
+    g_free(max_str);
+    g_free(timeout_str);
+    return rc;
+}
+
+#else /* !MMUSIM_HAVE_PC */
+
+static int cmd_run(const Subcommand *cmd, int argc, char **argv)
+{
+    g_autofree char *prog = subcommand_prog(cmd);
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("Usage: %s [OPTION...]\n\n%s\n\n%s\n", prog, cmd->summary, RUN_HELP_TEXT);
+            return EXIT_OK;
+        }
+    }
+    fprintf(stderr, "%s: this mmusim was built without the x86 target "
+                    "(configure with -DMMUSIM_X86=ON)\n", prog);
+    return EXIT_FAIL;
+}
+
+#endif /* MMUSIM_HAVE_PC */
+
 /* --- help. --- */
 
 static void print_overview(FILE *f)
@@ -703,6 +1015,7 @@ static const Subcommand subcommands[] = {
       cmd_demo },
     { "tlb", "", "Run a scripted workload through each CPU's TLB and print 'info tlb'",
       cmd_tlb },
+    { "run", "", "Run a multiboot kernel or a ROM image on the x86 pc machine", cmd_run },
     { "help", "[SUBCOMMAND]", "List subcommands, or show one subcommand's options", cmd_help },
     { NULL, NULL, NULL, NULL },
 };

@@ -1,0 +1,455 @@
+/*
+ * The x86 CPU: lifecycle, the TLB's page-walk and fault callbacks, block
+ * building and the run loop.
+ *
+ * The loop (x86_cpu_run): at each block boundary it performs queued TLB
+ * requests, frees invalidated blocks, takes an interrupt if one is pending
+ * and allowed, translates CS:RIP through the TLB's execute path, and runs
+ * the cached block for that host address (building it on a miss). Within a
+ * block each instruction's handler runs with cpu->next_rip set; the loop
+ * commits rip afterwards unless the handler jumped or faulted. A block
+ * whose page was written (self-modifying code, even by the block itself)
+ * stops after the current instruction.
+ */
+#include <string.h>
+
+#include "targets/x86/x86_codecache.h"
+#include "targets/x86/x86_internal.h"
+
+/* --- Flags and modes --- */
+
+uint32_t x86_get_eflags(const X86Cpu *cpu)
+{
+    return (cpu->eflags & ~(uint32_t)X86_ARITH_FLAGS) | x86_flags_get(&cpu->lf) | 2u;
+}
+
+void x86_set_eflags(X86Cpu *cpu, uint32_t value, uint32_t mask)
+{
+    uint32_t cur = x86_get_eflags(cpu);
+    uint32_t v = (cur & ~mask) | (value & mask);
+    x86_flags_set(&cpu->lf, v & X86_ARITH_FLAGS);
+    cpu->eflags = (v & ~(uint32_t)X86_ARITH_FLAGS) | 2u;
+}
+
+bool x86_long_mode(const X86Cpu *cpu)
+{
+    return (cpu->efer & X86_EFER_LMA) != 0;
+}
+
+unsigned x86_code_size(const X86Cpu *cpu)
+{
+    uint32_t a = cpu->segs[S_CS].attr;
+    if (x86_long_mode(cpu) && (a & X86_SEGA_L)) {
+        return 8;
+    }
+    return (a & X86_SEGA_DB) ? 4 : 2;
+}
+
+unsigned x86_mmu_index(const X86Cpu *cpu, bool implicit_supervisor)
+{
+    if (cpu->cpl == 3 && !implicit_supervisor) {
+        return X86_MMU_USER;
+    }
+    /* SDM 4.6.1: AC overrides SMAP for accesses made at CPL < 3 (explicit
+     * or implicit); implicit accesses made at CPL 3 never get it. */
+    if ((cpu->cr4 & X86_CR4_SMAP) && (cpu->cpl == 3 || !(cpu->eflags & X86_AC))) {
+        return X86_MMU_KERNEL;
+    }
+    return X86_MMU_KERNEL_NOSMAP;
+}
+
+void x86_paging_changed(X86Cpu *cpu, bool keep_global)
+{
+    /* Global pages are not tracked separately yet: flushing them too is
+     * conservative (never stale), only slower. */
+    (void)keep_global;
+    tlb_flush(cpu->tlb);
+}
+
+void x86_update_mode(X86Cpu *cpu)
+{
+    if (!(cpu->cr0 & X86_CR0_PE)) {
+        cpu->cpl = 0;
+    } else if (!(cpu->eflags & X86_VM)) {
+        cpu->cpl = cpu->segs[S_CS].selector & 3;
+    }
+}
+
+/* --- TLB callbacks --- */
+
+#define X86_FAULT_GP_BIT (1ull << 32)
+
+static bool tlb_walk(void *opaque, uint64_t vaddr, TlbAccess access, unsigned mmu_idx,
+                     TlbTranslation *out, TlbFault *fault)
+{
+    X86Cpu *cpu = opaque;
+    X86PagingState st = {
+        .cr0 = cpu->cr0, .cr3 = cpu->cr3, .cr4 = cpu->cr4, .efer = cpu->efer,
+        .smap_override = mmu_idx == X86_MMU_KERNEL_NOSMAP,
+        .pae_pdptes = (cpu->cr4 & X86_CR4_PAE) && !x86_long_mode(cpu) ? cpu->pdptes : NULL,
+    };
+    X86WalkResult r;
+    X86AccessKind kind = access == TLB_WRITE ? X86_ACC_WRITE
+                         : access == TLB_EXEC ? X86_ACC_FETCH : X86_ACC_READ;
+    MemAttrs attrs = mem_attrs_cpu(cpu->index);
+    attrs.smm = cpu_view_smram_visible(cpu->view);
+    if (!x86_page_walk(cpu->mem_as, attrs, &st, vaddr, kind, mmu_idx == X86_MMU_USER, &r)) {
+        fault->target_code = r.fault_is_gp ? X86_FAULT_GP_BIT : r.error_code;
+        return false;
+    }
+    out->paddr = r.paddr;
+    out->prot = r.prot;
+    out->page_size = r.page_size;
+    out->attrs = attrs;
+    return true;
+}
+
+static void tlb_raise(void *opaque, const TlbFault *f)
+{
+    X86Cpu *cpu = opaque;
+    switch (f->kind) {
+    case TLB_FAULT_TRANSLATION:
+        if (f->target_code & X86_FAULT_GP_BIT) {
+            x86_raise(cpu, X86_EXC_GP, 0, true);
+        } else {
+            cpu->cr2 = f->vaddr;
+            x86_raise(cpu, X86_EXC_PF, (uint32_t)f->target_code, true);
+        }
+        break;
+    case TLB_FAULT_ALIGNMENT:
+        x86_raise(cpu, X86_EXC_AC, 0, true);
+        break;
+    case TLB_FAULT_WATCHPOINT:
+        x86_raise(cpu, X86_EXC_DB, 0, false);
+        break;
+    case TLB_FAULT_BUS:
+        /* Not reached: x86 has no bus errors (bus_error_faults says no). */
+        break;
+    }
+}
+
+/* PC semantics: unassigned reads are all-ones, writes vanish; device errors
+ * do not fault the CPU either. */
+static bool tlb_bus_error_faults(void *opaque, const TlbFault *f)
+{
+    return false;
+}
+
+static const TlbTargetOps x86_tlb_ops = { tlb_walk, tlb_raise, tlb_bus_error_faults };
+
+/* --- Lifecycle --- */
+
+X86Cpu *x86_cpu_new(unsigned index, CpuView *view, AddressSpace *io_as, X86CodeCache *cc,
+                    const X86MachineOps *mops, void *machine, GError **err)
+{
+    X86Cpu *cpu = g_new0(X86Cpu, 1);
+    cpu->index = index;
+    cpu->view = view;
+    cpu->mem_as = cpu_view_as(view);
+    cpu->io_as = io_as;
+    cpu->cc = cc;
+    cpu->mops = mops;
+    cpu->machine = machine;
+    cpu->trace_out = stderr;
+    TlbConfig cfg;
+    tlb_config_default(&cfg);
+    cfg.nb_mmu_idx = X86_NB_MMU;
+    cpu->tlb = tlb_new(cpu->mem_as, &cfg, &x86_tlb_ops, cpu, err);
+    if (!cpu->tlb) {
+        g_free(cpu);
+        return NULL;
+    }
+    x86_cpu_reset(cpu);
+    return cpu;
+}
+
+void x86_cpu_free(X86Cpu *cpu)
+{
+    if (cpu) {
+        tlb_free(cpu->tlb);
+        g_free(cpu);
+    }
+}
+
+static void reset_common(X86Cpu *cpu)
+{
+    memset(cpu->regs, 0, sizeof(cpu->regs));
+    cpu->regs[R_DX] = 0x6f1;  /* processor signature, as CPUID leaf 1 reports it (SDM 9.1.4) */
+    cpu->rip = 0xfff0;
+    x86_flags_set(&cpu->lf, 0);
+    cpu->eflags = 2;
+    for (int s = 0; s < 6; s++) {
+        cpu->segs[s] = (X86Seg){ 0, 0, 0xffff, X86_SEGA_P | X86_SEGA_S | 0x3 /* data RW, accessed */ };
+    }
+    cpu->segs[S_CS] = (X86Seg){ 0xf000, 0xffff0000, 0xffff, X86_SEGA_P | X86_SEGA_S | 0xb };
+    cpu->ldtr = (X86Seg){ 0, 0, 0xffff, X86_SEGA_P | 0x2 };
+    cpu->tr = (X86Seg){ 0, 0, 0xffff, X86_SEGA_P | 0xb };
+    cpu->gdtr = (X86Table){ 0, 0xffff };
+    cpu->idtr = (X86Table){ 0, 0xffff };
+    cpu->cr0 = X86_CR0_ET | X86_CR0_CD | X86_CR0_NW;
+    cpu->cr2 = cpu->cr3 = cpu->cr4 = cpu->cr8 = 0;
+    cpu->efer = 0;
+    memset(cpu->dr, 0, sizeof(cpu->dr));
+    cpu->dr[6] = 0xffff0ff0;
+    cpu->dr[7] = 0x400;
+    cpu->cpl = 0;
+    cpu->halted = false;
+    cpu->irq_shadow = false;
+    cpu->nmi_pending = false;
+    cpu->exc = (X86PendingExc){ .vector = -1 };
+    cpu->exc_depth = 0;
+    if (cpu->tlb) {
+        tlb_flush(cpu->tlb);
+    }
+}
+
+void x86_cpu_reset(X86Cpu *cpu)
+{
+    reset_common(cpu);
+    cpu->star = cpu->lstar = cpu->cstar = cpu->sfmask = cpu->kernel_gs_base = 0;
+    cpu->sysenter_cs = cpu->sysenter_esp = cpu->sysenter_eip = 0;
+    cpu->tsc_offset = 0;
+    cpu->pat = 0x0007040600070406ull;
+    cpu->misc_enable = 1;
+    cpu->tsc_aux = 0;
+}
+
+void x86_cpu_init(X86Cpu *cpu)
+{
+    /* INIT keeps MSRs, caches and the x87/SSE state (SDM 9.1, table 9-1). */
+    reset_common(cpu);
+}
+
+/* --- Exceptions --- */
+
+void x86_raise(X86Cpu *cpu, int vector, uint32_t error_code, bool has_error)
+{
+    cpu->exc = (X86PendingExc){ vector, error_code, has_error, false };
+}
+
+int x86_unimplemented(X86Cpu *cpu, const X86Insn *in)
+{
+    static GHashTable *reported;
+    if (!reported) {
+        reported = g_hash_table_new(NULL, NULL);
+    }
+    if (g_hash_table_add(reported, GUINT_TO_POINTER((guint)in->id + 1))) {
+        uint8_t bytes[16] = { 0 };
+        char text[96];
+        uint64_t lin = cpu->segs[S_CS].base + cpu->rip;
+        tlb_fetch_bytes(cpu->tlb, lin, x86_mmu_index(cpu, false), bytes, in->len);
+        x86_disasm(bytes, in->len, x86_code_size(cpu), cpu->rip, text, sizeof(text));
+        fprintf(stderr, "mmusim: x86: instruction not implemented, raising #UD (reported once): "
+                        "%s at %04x:%" G_GINT64_MODIFIER "x\n", text, cpu->segs[S_CS].selector,
+                cpu->rip);
+    }
+    x86_raise(cpu, X86_EXC_UD, 0, false);
+    return X86_R_EXC;
+}
+
+/* --- Blocks --- */
+
+static void trace_insn(X86Cpu *cpu, const X86Insn *in)
+{
+    uint8_t bytes[16] = { 0 };
+    char text[96];
+    uint64_t lin = cpu->segs[S_CS].base + cpu->rip;
+    tlb_fetch_bytes(cpu->tlb, lin, x86_mmu_index(cpu, false), bytes, in->len);
+    x86_disasm(bytes, in->len, x86_code_size(cpu), cpu->rip, text, sizeof(text));
+    fprintf(cpu->trace_out, "cpu%u %04x:%08" G_GINT64_MODIFIER "x  %s\n", cpu->index,
+            cpu->segs[S_CS].selector, cpu->rip, text);
+}
+
+/* Decode a block at host address `host` (RAM), `left` bytes to the page end. */
+static X86Block *build_block(X86Cpu *cpu, uint64_t paddr, const uint8_t *host, uint64_t left,
+                             unsigned code_size)
+{
+    X86Insn tmp[X86_BLOCK_MAX_INSNS];
+    unsigned n = 0, bytes = 0;
+    while (n < X86_BLOCK_MAX_INSNS && bytes < left) {
+        bool more;
+        unsigned avail = (unsigned)MIN(left - bytes, 15);
+        if (!x86_decode(host + bytes, avail, code_size, cpu->rip + bytes, &tmp[n], &more)) {
+            break; /* invalid, or runs into the next page: the block ends before it */
+        }
+        if (!tmp[n].fn) {
+            tmp[n].fn = x86_unimplemented;
+        }
+        bytes += tmp[n].len;
+        n++;
+        if (tmp[n - 1].flags & X86_INSN_ENDS_BLOCK) {
+            break;
+        }
+    }
+    if (n == 0) {
+        return NULL;
+    }
+    Dispatch *d = as_dispatch(cpu->mem_as);
+    const MemSection *s = dispatch_section(d, dispatch_lookup(d, paddr, NULL));
+    X86Block *b = g_malloc(sizeof(X86Block) + n * sizeof(X86Insn));
+    b->key = (X86BlockKey){ (uintptr_t)host, code_size };
+    b->mr = s->mr;
+    mr_ref(b->mr);
+    b->offset = s->offset_in_region + (paddr - s->start);
+    b->nbytes = bytes;
+    b->n = (uint16_t)n;
+    b->valid = true;
+    memcpy(b->insns, tmp, n * sizeof(X86Insn));
+    tlb_protect_code(cpu->mem_as, paddr);
+    if ((paddr & 0xfff) + bytes > 0x1000) {
+        tlb_protect_code(cpu->mem_as, paddr + bytes - 1);
+    }
+    x86_code_cache_insert(cpu->cc, b);
+    return b;
+}
+
+/* Deliver a pending exception (double/triple fault logic in x86_deliver). */
+static void deliver_pending(X86Cpu *cpu)
+{
+    X86PendingExc e = cpu->exc;
+    cpu->exc.vector = -1;
+    if (cpu->trace & X86_TRACE_INT) {
+        fprintf(cpu->trace_out, "cpu%u exception %d error 0x%x at %04x:%" G_GINT64_MODIFIER "x\n",
+                cpu->index, e.vector, e.error_code, cpu->segs[S_CS].selector, cpu->rip);
+    }
+    x86_deliver(cpu, e.vector, e.error_code, e.has_error, e.is_soft,
+                e.is_soft ? cpu->next_rip : cpu->rip);
+}
+
+/* Execute one instruction decoded outside the cache (code in MMIO, or an
+ * instruction straddling a page end). */
+static void exec_uncached(X86Cpu *cpu, uint64_t lin, unsigned code_size)
+{
+    uint8_t bytes[15];
+    unsigned got = 0;
+    /* Fetch as many bytes as are accessible, up to 15. */
+    while (got < sizeof(bytes) &&
+           tlb_fetch_bytes(cpu->tlb, lin + got, x86_mmu_index(cpu, false), bytes + got, 1)) {
+        got++;
+    }
+    cpu->exc.vector = -1; /* a fault past the instruction's end is not its fault */
+    X86Insn in;
+    bool more;
+    if (!x86_decode(bytes, got, code_size, cpu->rip, &in, &more)) {
+        if (more && got < sizeof(bytes)) {
+            /* The instruction needs a byte we cannot fetch: that fetch faults. */
+            tlb_fetch_bytes(cpu->tlb, lin + got, x86_mmu_index(cpu, false), bytes + got, 1);
+        } else {
+            x86_raise(cpu, X86_EXC_UD, 0, false);
+        }
+        deliver_pending(cpu);
+        return;
+    }
+    if (!in.fn) {
+        in.fn = x86_unimplemented;
+    }
+    cpu->next_rip = x86_ip_mask(cpu, cpu->rip + in.len);
+    if (cpu->trace & X86_TRACE_IN_ASM) {
+        trace_insn(cpu, &in);
+    }
+    int r = in.fn(cpu, &in);
+    cpu->icount++;
+    if (r == X86_R_EXC) {
+        cpu->icount--;
+        deliver_pending(cpu);
+    } else if (r != X86_R_JUMP) {
+        cpu->rip = cpu->next_rip;
+    }
+}
+
+static void exec_block(X86Cpu *cpu, uint64_t budget)
+{
+    unsigned code_size = x86_code_size(cpu);
+    X86Seg *cs = &cpu->segs[S_CS];
+    if (code_size != 8 && cpu->rip > cs->limit) {
+        x86_raise(cpu, X86_EXC_GP, 0, true);
+        deliver_pending(cpu);
+        return;
+    }
+    uint64_t lin = code_size == 8 ? cpu->rip : (uint32_t)(cs->base + cpu->rip);
+    uint64_t paddr, left;
+    const uint8_t *host;
+    if (!tlb_translate_code(cpu->tlb, lin, x86_mmu_index(cpu, false), &paddr, &host, &left)) {
+        deliver_pending(cpu);
+        return;
+    }
+    if (!host) {
+        exec_uncached(cpu, lin, code_size);
+        return;
+    }
+    if (code_size != 8 && cs->limit - cpu->rip + 1 < left) {
+        left = cs->limit - cpu->rip + 1; /* never decode past the segment limit */
+    }
+    X86Block *b = x86_code_cache_lookup(cpu->cc, (uintptr_t)host, code_size);
+    if (!b) {
+        b = build_block(cpu, paddr, host, left, code_size);
+        if (!b) {
+            exec_uncached(cpu, lin, code_size);
+            return;
+        }
+    }
+    unsigned n = (unsigned)MIN((uint64_t)b->n, budget);
+    for (unsigned i = 0; i < n; i++) {
+        const X86Insn *in = &b->insns[i];
+        cpu->next_rip = x86_ip_mask(cpu, cpu->rip + in->len);
+        if (G_UNLIKELY(cpu->trace & X86_TRACE_IN_ASM)) {
+            trace_insn(cpu, in);
+        }
+        int r = in->fn(cpu, in);
+        if (G_UNLIKELY(r != X86_R_NEXT)) {
+            if (r == X86_R_EXC) {
+                deliver_pending(cpu);
+                return;
+            }
+            cpu->icount++;
+            if (r == X86_R_STOP) {
+                cpu->rip = cpu->next_rip;
+            }
+            return;
+        }
+        cpu->icount++;
+        cpu->rip = cpu->next_rip;
+        if (G_UNLIKELY(!b->valid || cpu->exit_request)) {
+            return; /* the block's code was overwritten, or someone asked us to stop */
+        }
+    }
+}
+
+X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max)
+{
+    uint64_t end = cpu->icount + max;
+    cpu->exit_request = false;
+    cpu->exit_reason = X86_EXIT_QUANTUM;
+    while (cpu->icount < end) {
+        tlb_process_requests(cpu->tlb);
+        x86_code_cache_collect(cpu->cc);
+        if (cpu->exit_request) {
+            return cpu->exit_reason;
+        }
+        bool shadow = cpu->irq_shadow;
+        cpu->irq_shadow = false;
+        if (!shadow && cpu->nmi_pending) {
+            cpu->nmi_pending = false;
+            cpu->halted = false;
+            x86_deliver(cpu, X86_EXC_NMI, 0, false, false, cpu->rip);
+        } else if (!shadow && (cpu->eflags & X86_IF) && cpu->mops && cpu->mops->pending_irq) {
+            int v = cpu->mops->pending_irq(cpu->machine, cpu);
+            if (v >= 0) {
+                cpu->halted = false;
+                if (cpu->trace & X86_TRACE_INT) {
+                    fprintf(cpu->trace_out, "cpu%u interrupt %d\n", cpu->index, v);
+                }
+                x86_deliver(cpu, v, 0, false, false, cpu->rip);
+            }
+        }
+        if (cpu->exit_request) {
+            return cpu->exit_reason;
+        }
+        if (cpu->halted) {
+            return X86_EXIT_HALTED;
+        }
+        /* After STI/MOV SS only one instruction runs before interrupts are looked at. */
+        exec_block(cpu, shadow ? 1 : end - cpu->icount);
+    }
+    return cpu->exit_request ? cpu->exit_reason : X86_EXIT_QUANTUM;
+}
