@@ -95,7 +95,19 @@ static bool tlb_walk(void *opaque, uint64_t vaddr, TlbAccess access, unsigned mm
     attrs.smm = cpu_view_smram_visible(cpu->view);
     if (!x86_page_walk(cpu->mem_as, attrs, &st, vaddr, kind, mmu_idx == X86_MMU_USER, &r)) {
         fault->target_code = r.fault_is_gp ? X86_FAULT_GP_BIT : r.error_code;
+        if (G_UNLIKELY(cpu->trace & X86_TRACE_MMU)) {
+            fprintf(cpu->trace_out, "cpu%u mmu: %c 0x%" G_GINT64_MODIFIER "x idx %u -> %s 0x%x\n",
+                    cpu->index, "rwx"[access], vaddr, mmu_idx,
+                    r.fault_is_gp ? "#GP" : "#PF", r.fault_is_gp ? 0 : r.error_code);
+        }
         return false;
+    }
+    if (G_UNLIKELY(cpu->trace & X86_TRACE_MMU)) {
+        fprintf(cpu->trace_out, "cpu%u mmu: %c 0x%" G_GINT64_MODIFIER "x idx %u -> 0x%"
+                G_GINT64_MODIFIER "x prot %c%c%c page 0x%" G_GINT64_MODIFIER "x\n",
+                cpu->index, "rwx"[access], vaddr, mmu_idx, r.paddr,
+                (r.prot & TLB_PROT_READ) ? 'r' : '-', (r.prot & TLB_PROT_WRITE) ? 'w' : '-',
+                (r.prot & TLB_PROT_EXEC) ? 'x' : '-', r.page_size);
     }
     out->paddr = r.paddr;
     out->prot = r.prot;
@@ -389,6 +401,15 @@ static void exec_block(X86Cpu *cpu, uint64_t budget)
         }
     }
     unsigned n = (unsigned)MIN((uint64_t)b->n, budget);
+    if (G_UNLIKELY(cpu->trace & X86_TRACE_EXEC)) {
+        fprintf(cpu->trace_out, "cpu%u exec: %04x:%08" G_GINT64_MODIFIER "x phys 0x%08"
+                G_GINT64_MODIFIER "x block of %u insn(s) eax=%08x ebx=%08x ecx=%08x edx=%08x "
+                "esi=%08x edi=%08x ebp=%08x esp=%08x eflags=%08x\n", cpu->index,
+                cpu->segs[S_CS].selector, cpu->rip, paddr, b->n, (uint32_t)cpu->regs[R_AX],
+                (uint32_t)cpu->regs[R_BX], (uint32_t)cpu->regs[R_CX], (uint32_t)cpu->regs[R_DX],
+                (uint32_t)cpu->regs[R_SI], (uint32_t)cpu->regs[R_DI], (uint32_t)cpu->regs[R_BP],
+                (uint32_t)cpu->regs[R_SP], x86_get_eflags(cpu));
+    }
     for (unsigned i = 0; i < n; i++) {
         const X86Insn *in = &b->insns[i];
         cpu->next_rip = x86_ip_mask(cpu, cpu->rip + in->len);
@@ -420,7 +441,10 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max)
     uint64_t end = cpu->icount + max;
     cpu->exit_request = false;
     cpu->exit_reason = X86_EXIT_QUANTUM;
-    while (cpu->icount < end) {
+    /* Every round retires an instruction or delivers an event: bounding the
+     * rounds too keeps an exception storm (a handler that faults at once,
+     * forever) from holding the caller past its quantum. */
+    for (uint64_t rounds = 0; cpu->icount < end && rounds < max; rounds++) {
         tlb_process_requests(cpu->tlb);
         x86_code_cache_collect(cpu->cc);
         if (cpu->exit_request) {
