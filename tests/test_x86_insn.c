@@ -47,7 +47,8 @@
 #define STACK 0x80000u
 
 /* ------------------------------------------------------------------ */
-/* Programs (generated from GNU as sources; do not edit by hand). */
+/* Programs: bytes assembled with GNU as (Intel syntax), each instruction listed with its
+ * disassembly at its load address; L_ labels the checks use are #defined. */
 
 /* real_alu: 16-bit code at 0x7000 */
 static const uint8_t real_alu[] = {
@@ -861,6 +862,13 @@ static const uint8_t pm_smc[] = {
     0xf4,                                    /* 10015: hlt */
 };
 
+/* pm_int3: 32-bit code at 0x10000 */
+#define PM_INT3_i3 0x10000
+static const uint8_t pm_int3[] = {
+    0xcc,                                    /* 10000: int3 */
+    0xf4,                                    /* 10001: hlt */
+};
+
 /* pm_lock: 32-bit code at 0x10000 */
 #define PM_LOCK_lock 0x10000
 static const uint8_t pm_lock[] = {
@@ -1071,9 +1079,10 @@ static const uint8_t lm_alu[] = {
 };
 
 /* lm_sys: 64-bit code at 0x10000 */
-#define LM_SYS_aftersys 0x1004d
-#define LM_SYS_ret3 0x1006e
-#define LM_SYS_syscall 0x1004e
+#define LM_SYS_aftersys 0x10065
+#define LM_SYS_h40 0x10087
+#define LM_SYS_ret3 0x10086
+#define LM_SYS_syscall 0x10066
 static const uint8_t lm_sys[] = {
     0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x40, /* 10000: mov rax,QWORD PTR ds:0x400000 */
     0x00,
@@ -1088,20 +1097,29 @@ static const uint8_t lm_sys[] = {
     0x48, 0x89, 0x04, 0x25, 0x20, 0x00, 0x02, /* 1002c: mov QWORD PTR ds:0x20020,rax */
     0x00,
     0x0f, 0x01, 0xf8,                        /* 10034: swapgs */
-    0x48, 0xb9, 0x80, 0x00, 0x00, 0xc0, 0x00, /* 10037: movabs rcx,0xc0000080 */
+    0xb9, 0x02, 0x01, 0x00, 0xc0,            /* 10037: mov ecx,0xc0000102 */
+    0xb8, 0x33, 0x33, 0x00, 0x00,            /* 1003c: mov eax,0x3333 */
+    0x31, 0xd2,                              /* 10041: xor edx,edx */
+    0x0f, 0x30,                              /* 10043: wrmsr */
+    0xcd, 0x40,                              /* 10045: int 0x40 */
+    0x48, 0x89, 0x34, 0x25, 0x28, 0x00, 0x02, /* 10047: mov QWORD PTR ds:0x20028,rsi */
+    0x00,
+    0x48, 0xb9, 0x80, 0x00, 0x00, 0xc0, 0x00, /* 1004f: movabs rcx,0xc0000080 */
     0x00, 0x00, 0x00,
-    0x0f, 0x32,                              /* 10041: rdmsr */
-    0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x02, /* 10043: mov QWORD PTR ds:0x20000,rax */
+    0x0f, 0x32,                              /* 10059: rdmsr */
+    0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x02, /* 1005b: mov QWORD PTR ds:0x20000,rax */
     0x00,
-    0x0f, 0x05,                              /* 1004b: syscall */
-    0xf4,                                    /* 1004d: hlt */
-    0x48, 0x89, 0x0c, 0x25, 0x08, 0x00, 0x02, /* 1004e: mov QWORD PTR ds:0x20008,rcx */
+    0x0f, 0x05,                              /* 10063: syscall */
+    0xf4,                                    /* 10065: hlt */
+    0x48, 0x89, 0x0c, 0x25, 0x08, 0x00, 0x02, /* 10066: mov QWORD PTR ds:0x20008,rcx */
     0x00,
-    0x48, 0xc7, 0xc0, 0x5c, 0x00, 0x00, 0x00, /* 10056: mov rax,0x5c */
-    0x48, 0xc7, 0xc1, 0x6e, 0x00, 0x01, 0x00, /* 1005d: mov rcx,0x1006e */
-    0x49, 0xc7, 0xc3, 0x02, 0x00, 0x00, 0x00, /* 10064: mov r11,0x2 */
-    0x48, 0x0f, 0x07,                        /* 1006b: sysretq */
-    0xf4,                                    /* 1006e: hlt */
+    0x48, 0xc7, 0xc0, 0x5c, 0x00, 0x00, 0x00, /* 1006e: mov rax,0x5c */
+    0x48, 0xc7, 0xc1, 0x86, 0x00, 0x01, 0x00, /* 10075: mov rcx,0x10086 */
+    0x49, 0xc7, 0xc3, 0x02, 0x00, 0x00, 0x00, /* 1007c: mov r11,0x2 */
+    0x48, 0x0f, 0x07,                        /* 10083: sysretq */
+    0xf4,                                    /* 10086: hlt */
+    0x48, 0xc7, 0xc6, 0x40, 0x40, 0x00, 0x00, /* 10087: mov rsi,0x4040 */
+    0x48, 0xcf,                              /* 1008e: iretq */
 };
 
 /* lm_de: 64-bit code at 0x10000 */
@@ -1471,6 +1489,7 @@ START_TEST(test_real_alu)
     CK_EQ(r16(R16 + 0), 0x0896);
     CK_EQ(r16(R16 + 2), 0x0057);
     CK_EQ(r16(R16 + 4), 0x0087);
+    CK_EQ(x86_get_eflags(cpu) & 0xffff, 0x0087);
     CK_EQ(cpu->rip, CODE16 + sizeof(real_alu));
 }
 END_TEST
@@ -1642,6 +1661,8 @@ START_TEST(test_pm_alu)
         [79] = { 0x11226644, ALL }, [80] = { 0x5555, ALL },
     };
     check_slots(R, 4, e, G_N_ELEMENTS(e));
+    /* Flags after the last CMP 1, 2 (then MOVs and XCHG): CF SF PF. */
+    CK_EQ(x86_get_eflags(tm.cpu) & FL, X86_CF | X86_SF | X86_PF | X86_AF);
     CK_EQ(r32(VEC), 0xffffffffu);
 }
 END_TEST
@@ -1804,6 +1825,7 @@ START_TEST(test_pm_exceptions)
         { pm_fpu, sizeof(pm_fpu), X86_CR0_TS, X86_EXC_NM, PM_FPU_fpu },
         { pm_fpu, sizeof(pm_fpu), 0, X86_EXC_UD, PM_FPU_fpu },
         { pm_de, sizeof(pm_de), 0, X86_EXC_DE, PM_DE_de },
+        { pm_int3, sizeof(pm_int3), 0, X86_EXC_BP, PM_INT3_i3 + 1 },  /* a trap */
     };
     for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
         machine_free();
@@ -1911,6 +1933,8 @@ START_TEST(test_lm_alu)
         CK_EQ(r64(0x500000 + 8 * i), 0x0102030405060708ull);
     }
     CK_EQ(r64(0x500000 + 24), 0);
+    /* Flags of the last SAR (a shift by 0 keeps them): SF, PF. */
+    CK_EQ(x86_get_eflags(tm.cpu) & 0x8c5, X86_SF | X86_PF);
     CK_EQ(r32(VEC), 0xffffffffu);
 }
 END_TEST
@@ -1925,13 +1949,15 @@ START_TEST(test_lm_sys)
     cpu->lstar = LM_SYS_syscall;
     cpu->star = (0x30ull << 48) | (0x20ull << 32);
     cpu->sfmask = X86_IF;
+    set_gate64(0x40, LM_SYS_h40, 0);
     w64(0x400000, 0x4444);
     w64(0x600000, 0x6666);
     run_to_hlt(1000);
     CK_EQ(r64(R + 24), 0x4444);
     CK_EQ(r64(R + 32), 0x6666);    /* INVLPG dropped the stale translation */
     CK_EQ(cpu->segs[S_GS].base, 0x2222);
-    CK_EQ(cpu->kernel_gs_base, 0x1111);
+    CK_EQ(cpu->kernel_gs_base, 0x3333);    /* WRMSR IA32_KERNEL_GS_BASE */
+    CK_EQ(r64(R + 40), 0x4040);            /* INT 0x40, IRETQ */
     CK_EQ(r64(R) & 0xfff, 0x501);
     CK_EQ(r64(R + 8), LM_SYS_aftersys);
     /* SYSRETQ went to CPL 3 (CS 0x43, SS 0x3b); HLT there: #GP(0). */

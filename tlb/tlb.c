@@ -182,6 +182,7 @@ static void maybe_resize(CpuTlb *t, unsigned i)
 static void flush_index(CpuTlb *t, unsigned i)
 {
     TlbTable *tb = &t->fast.tables[i];
+    t->fast.epoch++;
     maybe_resize(t, i);
     memset(tb->entries, 0xff, sizeof(TlbEntry) * (tb->mask + 1));
     victim_clear(t, i);
@@ -217,6 +218,7 @@ static bool invalidate_overlay_change(CpuTlb *t, Dispatch *old_d, Dispatch *new_
     uint64_t old_gen = dispatch_generation(old_d), new_gen = dispatch_generation(new_d);
     uint32_t base_count = dispatch_num_sections(base);
     uint64_t psz = page_size(t);
+    t->fast.epoch++;
     for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
         TlbTable *tb = &t->fast.tables[i];
         uint64_t n = tb->mask + 1;
@@ -362,6 +364,7 @@ bool tlb_set_geometry(CpuTlb *t, unsigned entries, unsigned victim, bool dynamic
         return false;
     }
     t->dynamic_resize = dynamic_resize;
+    t->fast.epoch++;
     if (entries < t->min_entries) {
         t->min_entries = entries;
     }
@@ -1066,6 +1069,7 @@ void tlb_flush(CpuTlb *t)
 
 static void invalidate_page_in(CpuTlb *t, unsigned i, uint64_t vpage)
 {
+    t->fast.epoch++;
     TlbTable *tb = &t->fast.tables[i];
     TlbEntry *e = &tb->entries[(vpage >> t->fast.page_bits) & tb->mask];
     if (tag_matches(t, e->addr_read, vpage) || tag_matches(t, e->addr_write, vpage) ||

@@ -167,6 +167,10 @@ typedef struct CpuTlb CpuTlb;
 typedef struct TlbFast {
     unsigned page_bits;
     uint64_t page_mask;      /* ~(page size - 1) */
+    /* Bumped by every flush or invalidation of any kind: whoever caches
+     * something derived from translations (a target's jump cache keyed by
+     * virtual address) drops it when this changes. */
+    uint64_t epoch;
     TlbTable tables[TLB_MAX_MMU_IDX];
 } TlbFast;
 
@@ -265,6 +269,27 @@ static inline bool tlb_store(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned 
         return true;
     }
     return tlb_store_slow(t, vaddr, size, mmu_idx, flags, value);
+}
+
+/* See TlbFast.epoch. */
+static inline uint64_t tlb_epoch(CpuTlb *t)
+{
+    return tlb_fast(t)->epoch;
+}
+
+/* Inline fast path for code: the host pointer of vaddr when the execute tag
+ * hits plain RAM, else NULL (use tlb_translate_code). */
+static inline const uint8_t *tlb_code_host(CpuTlb *t, uint64_t vaddr, unsigned mmu_idx,
+                                           uint64_t *page_left)
+{
+    TlbFast *f = tlb_fast(t);
+    TlbEntry *e = tlb_entry(f, mmu_idx, vaddr);
+    if (__builtin_expect(e->addr_code == (vaddr & f->page_mask), 1)) {
+        f->tables[mmu_idx].stats.hits++;
+        *page_left = (~f->page_mask + 1) - (vaddr & ~f->page_mask);
+        return (const uint8_t *)(uintptr_t)(vaddr + e->addend);
+    }
+    return NULL;
 }
 
 /*

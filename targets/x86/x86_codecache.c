@@ -106,6 +106,9 @@ void x86_code_cache_free(X86CodeCache *cc)
 
 void x86_code_cache_collect(X86CodeCache *cc)
 {
+    if (!cc->graveyard->len) {
+        return;
+    }
     for (guint i = 0; i < cc->graveyard->len; i++) {
         free_block(NULL, g_ptr_array_index(cc->graveyard, i), NULL);
     }

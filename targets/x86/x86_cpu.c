@@ -369,6 +369,11 @@ static void exec_uncached(X86Cpu *cpu, uint64_t lin, unsigned code_size)
     }
 }
 
+static inline unsigned jc_hash(uint64_t lin)
+{
+    return (unsigned)((lin ^ (lin >> 10)) & (X86_JC_SIZE - 1));
+}
+
 static void exec_block(X86Cpu *cpu, uint64_t budget)
 {
     unsigned code_size = x86_code_size(cpu);
@@ -379,25 +384,39 @@ static void exec_block(X86Cpu *cpu, uint64_t budget)
         return;
     }
     uint64_t lin = code_size == 8 ? cpu->rip : (uint32_t)(cs->base + cpu->rip);
-    uint64_t paddr, left;
-    const uint8_t *host;
-    if (!tlb_translate_code(cpu->tlb, lin, x86_mmu_index(cpu, false), &paddr, &host, &left)) {
-        deliver_pending(cpu);
-        return;
-    }
-    if (!host) {
-        exec_uncached(cpu, lin, code_size);
-        return;
-    }
-    if (code_size != 8 && cs->limit - cpu->rip + 1 < left) {
-        left = cs->limit - cpu->rip + 1; /* never decode past the segment limit */
-    }
-    X86Block *b = x86_code_cache_lookup(cpu->cc, (uintptr_t)host, code_size);
-    if (!b) {
-        b = build_block(cpu, paddr, host, left, code_size);
-        if (!b) {
+    unsigned mmu_idx = x86_mmu_index(cpu, false);
+    uint32_t mode = code_size | (mmu_idx << 4);
+    struct X86JumpEntry *je = &cpu->jc[jc_hash(lin)];
+    X86Block *b;
+    uint64_t paddr = 0;
+    if (G_LIKELY(je->lin == lin && je->mode == mode)) {
+        b = je->b;
+    } else {
+        uint64_t left;
+        const uint8_t *host;
+        if (!tlb_translate_code(cpu->tlb, lin, mmu_idx, &paddr, &host, &left)) {
+            deliver_pending(cpu);
+            return;
+        }
+        if (!host) {
             exec_uncached(cpu, lin, code_size);
             return;
+        }
+        if (code_size != 8 && cs->limit - cpu->rip + 1 < left) {
+            left = cs->limit - cpu->rip + 1; /* never decode past the segment limit */
+        }
+        b = x86_code_cache_lookup(cpu->cc, (uintptr_t)host, code_size);
+        if (!b) {
+            b = build_block(cpu, paddr, host, left, code_size);
+            if (!b) {
+                exec_uncached(cpu, lin, code_size);
+                return;
+            }
+        }
+        /* A block ending at the limit may not be reused where the limit
+         * is lower: only cache what the current limit fully allows. */
+        if (code_size == 8 || cpu->rip + b->nbytes - 1 <= cs->limit) {
+            *je = (struct X86JumpEntry){ lin, mode, b };
         }
     }
     unsigned n = (unsigned)MIN((uint64_t)b->n, budget);
@@ -445,7 +464,18 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max)
      * rounds too keeps an exception storm (a handler that faults at once,
      * forever) from holding the caller past its quantum. */
     for (uint64_t rounds = 0; cpu->icount < end && rounds < max; rounds++) {
-        tlb_process_requests(cpu->tlb);
+        if (G_UNLIKELY(tlb_has_requests(cpu->tlb))) {
+            tlb_process_requests(cpu->tlb);
+        }
+        uint64_t epoch = x86_code_cache_invalidations(cpu->cc);
+        uint64_t tepoch = tlb_epoch(cpu->tlb);
+        if (G_UNLIKELY(epoch != cpu->jc_epoch || tepoch != cpu->jc_tlb_epoch)) {
+            /* Blocks were invalidated (forget them before they are freed), or
+             * translations were flushed (linear addresses may map elsewhere). */
+            memset(cpu->jc, 0, sizeof(cpu->jc));
+            cpu->jc_epoch = epoch;
+            cpu->jc_tlb_epoch = tepoch;
+        }
         x86_code_cache_collect(cpu->cc);
         if (cpu->exit_request) {
             return cpu->exit_reason;

@@ -102,6 +102,8 @@ typedef enum X86Exit {
 
 typedef struct X86Cpu X86Cpu;
 
+#define X86_JC_SIZE 1024
+
 /* What the machine provides to a CPU. */
 typedef struct X86MachineOps {
     /* Highest-priority pending maskable interrupt vector, or -1. Called
@@ -160,6 +162,17 @@ struct X86Cpu {
     uint32_t trace;          /* X86_TRACE_* */
     FILE *trace_out;
     struct X86CodeCache *cc; /* shared decoded-code cache */
+    /* Jump cache: blocks by linear address, code size and MMU index, so a
+     * hit needs neither a TLB probe nor the shared cache. Valid while no
+     * block was invalidated (it never holds a block that may be freed) and
+     * this CPU's TLB was not flushed (the linear -> host mapping holds). */
+    struct X86JumpEntry {
+        uint64_t lin;
+        uint32_t mode;          /* code size | mmu index << 4; 0 = empty */
+        struct X86Block *b;
+    } jc[X86_JC_SIZE];
+    uint64_t jc_epoch;          /* code cache invalidations seen */
+    uint64_t jc_tlb_epoch;      /* TLB epoch seen */
     uint64_t pdptes[4];      /* PAE: loaded at MOV CR3 (SDM 4.4.1) */
 };
 

@@ -199,8 +199,16 @@ bool x86_decode(const uint8_t *bytes, unsigned avail, unsigned code_size, uint64
         out->prefixes |= X86_PFX_LOCK;
     }
     uint8_t override = seg_of_prefix(x->prefix[1]);
+    out->seg_override = override;
     if (override != S_NONE) {
         out->prefixes |= X86_PFX_SEG;
+    }
+    out->rex = code_size == 8 ? x->rex : 0;
+    if (x->prefix[2] == X86_PREFIX_OPSIZE) {
+        out->prefixes |= X86_PFX_OPSIZE;
+    }
+    if (x->prefix[3] == X86_PREFIX_ADDRSIZE) {
+        out->prefixes |= X86_PFX_ADDRSIZE;
     }
 
     /* Operand size when no operand says it: REX.W, 66h and the mode. */

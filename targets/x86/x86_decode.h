@@ -58,7 +58,9 @@ enum {
     X86_PFX_REP = 1,     /* F3 */
     X86_PFX_REPNE = 2,   /* F2 */
     X86_PFX_LOCK = 4,
-    X86_PFX_SEG = 8,     /* an explicit segment override was present */
+    X86_PFX_SEG = 8,     /* an explicit segment override was present (seg_override) */
+    X86_PFX_OPSIZE = 16, /* 66h */
+    X86_PFX_ADDRSIZE = 32, /* 67h */
 };
 
 enum {
@@ -76,6 +78,8 @@ struct X86Insn {
     uint8_t opcode2;    /* second opcode byte for 0F xx, else 0 */
     uint8_t modrm;
     uint8_t flags;      /* X86_INSN_* */
+    uint8_t rex;        /* REX prefix byte in 64-bit code, else 0 */
+    uint8_t seg_override; /* S_ES..S_GS from a prefix, or S_NONE */
     uint16_t id;        /* capstone instruction id: for tracing and #UD reports */
     X86Operand op[3];
 };

@@ -150,6 +150,18 @@ static void set_sp(X86Cpu *cpu, uint64_t sp)
     x86_set_reg(cpu, R_SP, ss, sp & x86_mask(ss));
 }
 
+/* Stack operand size of PUSH/POP Sreg. Capstone sizes the operand as the
+ * 16-bit register, so the prefixes decide; they are re-read only when the
+ * instruction is longer than its bare opcode (06/0E/16/1E/07/17/1F, or
+ * 0F A0/A1/A8/A9), which real-mode code almost never needs. */
+static unsigned sreg_stack_size(X86Cpu *cpu, const X86Insn *in)
+{
+    if (in->len == (in->opcode == 0x0f ? 2 : 1)) {
+        return x86i_mode64(cpu) ? 8 : x86_code_size(cpu);
+    }
+    return x86i_stack_opsize(cpu, x86i_real_opsize(cpu, in));
+}
+
 static int h_push(X86Cpu *cpu, const X86Insn *in)
 {
     const X86Operand *s = &in->op[0];
@@ -168,9 +180,7 @@ static int h_push(X86Cpu *cpu, const X86Insn *in)
         v = (uint64_t)s->disp;
         break;
     case X86_OPK_SREG:
-        /* Capstone sizes the operand as the 16-bit register: the real
-         * operand size comes from the prefixes. Pushed zero-extended. */
-        size = x86i_stack_opsize(cpu, x86i_real_opsize(cpu, in));
+        size = sreg_stack_size(cpu, in);  /* pushed zero-extended */
         v = cpu->segs[s->reg].selector;
         break;
     default:
@@ -198,7 +208,7 @@ static int h_pop(X86Cpu *cpu, const X86Insn *in)
         return X86_R_NEXT;
     }
     if (d->kind == X86_OPK_SREG) {
-        unsigned size = x86i_stack_opsize(cpu, x86i_real_opsize(cpu, in));
+        unsigned size = sreg_stack_size(cpu, in);
         if (d->reg == S_CS) {
             return x86i_ud(cpu);
         }

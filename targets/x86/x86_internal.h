@@ -104,9 +104,6 @@ bool x86_io_out(X86Cpu *cpu, uint16_t port, unsigned size, uint64_t val);
 /* Unimplemented instruction: log once per id, raise #UD. */
 int x86_unimplemented(X86Cpu *cpu, const X86Insn *in);
 
-/* Group registration (each x86_insn_*.c). */
-void x86_insn_register_core(void);
-
 /* The decoded-code cache: invalidate blocks of a CPU-physical page. */
 void x86_code_cache_note_block_exit(X86Cpu *cpu);
 

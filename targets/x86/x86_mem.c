@@ -196,7 +196,9 @@ bool x86_jump(X86Cpu *cpu, uint64_t target)
             return false;
         }
     } else {
-        target &= x86_mask(cs);
+        /* Handlers truncate to the operand size; EIP itself is 32 bits even
+         * in 16-bit code (a 32-bit operand-size jump may go past 64 KiB). */
+        target &= 0xffffffffu;
         if (target > cpu->segs[S_CS].limit) {
             x86_raise(cpu, X86_EXC_GP, 0, true);
             return false;
