@@ -61,6 +61,44 @@ static MemRenderStats stats;
 
 /* --- Change tracking --- */
 
+static MemRegion *top_of(MemRegion *mr)
+{
+    while (mr->parent) {
+        mr = mr->parent;
+    }
+    return mr;
+}
+
+void mem_note_extent(MemRegion *mr)
+{
+    if (!mr->parent) {
+        mr->pending_full = true; /* the top itself changed */
+        return;
+    }
+    /* Walk up, translating [lo, hi] into each ancestor and clipping to it. */
+    __int128 lo = mr->addr, hi = (__int128)mr->addr + mr->last;
+    MemRegion *c = mr->parent;
+    for (;;) {
+        if (hi > (__int128)c->last) {
+            hi = c->last;
+        }
+        if (lo > hi) {
+            return; /* entirely outside an ancestor: invisible from the top */
+        }
+        if (!c->parent) {
+            break;
+        }
+        lo += c->addr;
+        hi += c->addr;
+        c = c->parent;
+    }
+    if (!c->pending_windows) {
+        c->pending_windows = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    }
+    uint64_t w[2] = { (uint64_t)lo, (uint64_t)hi };
+    g_array_append_vals(c->pending_windows, w, 2);
+}
+
 void mem_mark_changed(MemRegion *mr)
 {
     if (mr->dirty_render) {
@@ -81,7 +119,11 @@ void mem_mark_changed(MemRegion *mr)
     }
     if (mr->alias_users) {
         for (guint i = 0; i < mr->alias_users->len; i++) {
-            mem_mark_changed(g_ptr_array_index(mr->alias_users, i));
+            MemRegion *user = g_ptr_array_index(mr->alias_users, i);
+            /* Seen through an alias: windows in this tree's coordinates say
+             * nothing about where it shows there. */
+            top_of(user)->pending_full = true;
+            mem_mark_changed(user);
         }
     }
 }
@@ -97,13 +139,56 @@ void mem_region_finalize_cache(MemRegion *mr)
 }
 
 /* The rendering of `mr` as a root: fresh, and unchanged if nothing changed. */
+/* Sort and merge [lo, hi] pairs in place. */
+static void normalize_windows(GArray *w)
+{
+    guint n = w->len / 2;
+    uint64_t *a = (uint64_t *)w->data;
+    for (guint i = 1; i < n; i++) { /* insertion sort: windows are few */
+        for (guint j = i; j > 0 && a[2 * (j - 1)] > a[2 * j]; j--) {
+            uint64_t t0 = a[2 * j], t1 = a[2 * j + 1];
+            a[2 * j] = a[2 * (j - 1)];
+            a[2 * j + 1] = a[2 * (j - 1) + 1];
+            a[2 * (j - 1)] = t0;
+            a[2 * (j - 1) + 1] = t1;
+        }
+    }
+    guint out = 0;
+    for (guint i = 0; i < n; i++) {
+        if (out && (a[2 * (out - 1) + 1] == UINT64_MAX || a[2 * i] <= a[2 * (out - 1) + 1] + 1)) {
+            if (a[2 * i + 1] > a[2 * (out - 1) + 1]) {
+                a[2 * (out - 1) + 1] = a[2 * i + 1];
+            }
+        } else {
+            a[2 * out] = a[2 * i];
+            a[2 * out + 1] = a[2 * i + 1];
+            out++;
+        }
+    }
+    g_array_set_size(w, out * 2);
+}
+
+/* Can `mr`'s stale cache be brought up to date by re-rendering windows? */
+static bool windows_suffice(MemRegion *mr)
+{
+    return mr->cache && !mr->parent && !mr->pending_full && mr->pending_windows &&
+           mr->pending_windows->len > 0;
+}
+
 static RenderCache *render_cached(MemRegion *mr)
 {
     RenderCache *c = mr->cache;
     if (c && !c->stale) {
         return c;
     }
-    FlatView *fv = flatview_render(mr);
+    FlatView *fv;
+    if (windows_suffice(mr)) {
+        normalize_windows(mr->pending_windows);
+        fv = flatview_render_windows(mr, c->fv, mr->pending_windows);
+        stats.window_renders++;
+    } else {
+        fv = flatview_render(mr);
+    }
     stats.full_renders++;
     if (c && flatview_equal(c->fv, fv)) {
         flatview_unref(fv);
@@ -421,6 +506,10 @@ static void commit_once(void)
     for (guint i = 0; marked && i < marked->len; i++) {
         MemRegion *mr = g_ptr_array_index(marked, i);
         mr->dirty_render = false;
+        mr->pending_full = false;
+        if (mr->pending_windows) {
+            g_array_set_size(mr->pending_windows, 0);
+        }
         mr_unref(mr);
     }
     if (marked) {

@@ -28,6 +28,7 @@ unsigned mem_transaction_depth(void);
 typedef struct MemRenderStats {
     uint64_t commits;          /* outermost commits that had work to do */
     uint64_t full_renders;     /* region trees rendered (shared roots count once) */
+    uint64_t window_renders;   /* ... of which re-rendered only where they changed */
     uint64_t overlay_renders;  /* per-address-space overlay renders */
     uint64_t dispatch_builds;  /* dispatches (full or layered) built */
 } MemRenderStats;

@@ -240,6 +240,9 @@ static void mr_finalize(MemRegion *mr)
     if (mr->coalesced) {
         g_array_free(mr->coalesced, TRUE);
     }
+    if (mr->pending_windows) {
+        g_array_free(mr->pending_windows, TRUE);
+    }
     g_free(mr->name);
     g_free(mr);
 }
@@ -368,6 +371,7 @@ static bool add_child(MemRegion *container, uint64_t addr, MemRegion *child, int
         pos++;
     }
     g_ptr_array_insert(ch, (gint)pos, child);
+    mem_note_extent(child);
 
     if (child->enabled) {
         for (guint i = 0; i < ch->len; i++) {
@@ -402,6 +406,7 @@ bool mr_del_subregion(MemRegion *container, MemRegion *child, GError **err)
         return false;
     }
     mem_transaction_begin();
+    mem_note_extent(child);
     g_ptr_array_remove(container->children, child);
     child->parent = NULL;
     mem_mark_changed(container);
@@ -411,11 +416,14 @@ bool mr_del_subregion(MemRegion *container, MemRegion *child, GError **err)
 }
 
 /* Apply one field change inside its own transaction, if it changes anything. */
+/* The region's old and new places are both recorded for re-rendering. */
 #define MR_SET_FIELD(mr, field, value)                                                   \
     do {                                                                                 \
         if ((mr) && (mr)->field != (value)) {                                            \
             mem_transaction_begin();                                                     \
+            mem_note_extent(mr);                                                         \
             (mr)->field = (value);                                                       \
+            mem_note_extent(mr);                                                         \
             mem_mark_changed(mr);                                                        \
             mem_transaction_commit();                                                    \
         }                                                                                \

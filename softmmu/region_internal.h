@@ -51,10 +51,21 @@ struct MemRegion {
     bool dirty_render;       /* changed since the last commit */
     struct RenderCache *cache; /* this region rendered as a root, while spaces use it */
     unsigned cache_users;      /* address spaces whose root or shared base this is */
+    /* Top-level regions only (no parent): what changed since the last commit,
+     * for windowed re-rendering. `pending_windows` holds [lo, hi] pairs in
+     * this region's coordinates; `pending_full` means "re-render all" (a
+     * change reached this tree through an alias, or the top itself changed). */
+    GArray *pending_windows;
+    bool pending_full;
 };
 
 /* address_space.c: a region changed in a way that can change renderings. */
 void mem_mark_changed(MemRegion *mr);
+/* address_space.c: record where `mr` currently lies (in its top-level
+ * region's coordinates) as a window to re-render. Mutations call it before
+ * and after changing a region, so the old and the new place are both
+ * covered. */
+void mem_note_extent(MemRegion *mr);
 /* address_space.c: tell listeners about a coalesced range added or removed
  * on a region that may already be mapped. */
 void mem_coalescing_changed(MemRegion *mr, const CoalescedRange *cr, bool added);
@@ -77,6 +88,10 @@ bool mr_ops_big_endian(const MemRegion *mr, MemEndian target);
 FlatView *flatview_new_from_ranges(GArray *ranges /* FlatRange, sorted, disjoint */);
 /* Render only the children of `root` other than `skip` (a layered space's overlays). */
 FlatView *flatview_render_excluding(MemRegion *root, MemRegion *skip);
+/* Re-render `root` only inside `windows` (sorted, disjoint [lo, hi] pairs),
+ * keeping `old`'s ranges everywhere else. Equal to flatview_render(root)
+ * when every change since `old` lies inside the windows. */
+FlatView *flatview_render_windows(MemRegion *root, const FlatView *old, const GArray *windows);
 /* Compose base and overlay views (overlay wins). */
 FlatView *flatview_compose(const FlatView *base, const FlatView *overlay);
 

@@ -210,6 +210,56 @@ FlatView *flatview_render_excluding(MemRegion *root, MemRegion *skip)
     return render_children(root, skip);
 }
 
+FlatView *flatview_render_windows(MemRegion *root, const FlatView *old, const GArray *windows)
+{
+    const uint64_t *w = (const uint64_t *)windows->data;
+    guint nw = windows->len / 2;
+    GArray *out = g_array_sized_new(FALSE, FALSE, sizeof(FlatRange), old->n + 8);
+    Renderer r = {
+        .covered = g_tree_new_full(cmp_range_start, NULL, g_free, NULL),
+        .gaps = g_array_new(FALSE, FALSE, sizeof(uint64_t)),
+    };
+    guint k = 0; /* next old range */
+    for (guint i = 0; i <= nw; i++) {
+        /* Keep the old ranges' parts before window i (or to the end). */
+        bool last_gap = i == nw;
+        uint64_t wlo = last_gap ? 0 : w[2 * i];
+        uint64_t prev_hi = i ? w[2 * (i - 1) + 1] : 0;
+        for (; k < old->n; k++) {
+            FlatRange piece = old->ranges[k];
+            if (i && piece.last <= prev_hi) {
+                continue; /* wholly inside the previous window */
+            }
+            if (i && piece.start <= prev_hi) {
+                piece.offset_in_region += prev_hi + 1 - piece.start;
+                piece.start = prev_hi + 1;
+            }
+            if (!last_gap && piece.start >= wlo) {
+                break; /* starts inside (or after) this window */
+            }
+            if (!last_gap && piece.last >= wlo) {
+                piece.last = wlo - 1; /* cut at the window; the rest is re-rendered */
+                g_array_append_val(out, piece);
+                break;
+            }
+            g_array_append_val(out, piece);
+        }
+        if (last_gap) {
+            break;
+        }
+        /* Re-render window i from the tree. */
+        if (root->enabled) {
+            render_region(&r, root, 0, (addr128)wlo, (addr128)w[2 * i + 1], false);
+            g_tree_foreach(r.covered, collect_range, out);
+            g_tree_destroy(r.covered);
+            r.covered = g_tree_new_full(cmp_range_start, NULL, g_free, NULL);
+        }
+    }
+    g_tree_destroy(r.covered);
+    g_array_free(r.gaps, TRUE);
+    return flatview_new_from_ranges(out);
+}
+
 FlatView *flatview_compose(const FlatView *base, const FlatView *overlay)
 {
     GArray *out = g_array_sized_new(FALSE, FALSE, sizeof(FlatRange), base->n + 2 * overlay->n);
