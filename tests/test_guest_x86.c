@@ -227,6 +227,178 @@ START_TEST(test_bios_real_mode)
 }
 END_TEST
 
+/* 64-bit mode from the multiboot state: arithmetic, RIP-relative operands,
+ * the 64-bit IDT (#PF, #GP, #SS, INT3 on an IST stack), 4-level paging
+ * faults, SWAPGS, SYSRET/SYSCALL, CPUID's LM bit. */
+START_TEST(test_long_mode)
+{
+    check_guest("longmode.bin",
+                "32-bit protected mode\n"
+                "compatibility mode: efer=0x00000500\n"
+                "64-bit mode: cs=0x0018 call pushes 8 bytes\n"
+                "add r8, r9 = 0x2222222222222211\n"
+                "mul: rdx=0x000000000000000f rax=0xedcba98765432100\n"
+                "imul r12, r13 = 0x8000000000000003 div: q=0x0000000047500000 "
+                "r=0x00000002fdbcdef0\n"
+                "mov eax: 0x0000000089abcdef mov cx: 0xffffffffffff1234\n"
+                "movsxd: 0xffffffff80000000 bswap: 0x0807060504030201 sar: 0xfffffffffffffffe\n"
+                "rip-relative: 0x11223355cafef00d\n"
+                "#PF cr2=0x00007f8000001234 err=0x00000002\n"
+                "after #PF: physical 0x600dd00d\n"
+                "#GP err=0x00000000, saved rip = the faulting instruction\n"
+                "#SS err=0x00000000, saved rip = the faulting instruction\n"
+                "1 GiB page: 0x10000000000 + marker reads 0x4d41524b4d41524b\n"
+                "read through a PML4E with PS set:\n"
+                "#PF cr2=0x0000008000000000 err=0x00000009\n"
+                "write to a 1 GiB page with bit 13 set:\n"
+                "#PF cr2=0x0000010080000000 err=0x0000000b\n"
+                "call into an XD page (EFER.NXE=1):\n"
+                "#PF cr2=0x0000010040100000 err=0x00000011\n"
+                "the XD page reads 0x1badb002\n"
+                "int3 on IST1: ist1-rsp=48 rsp%16=8 ss=0x0010\n"
+                "int3 frame: rip after int3, cs, old rsp, ss\n"
+                "int3 returned\n"
+                "swapgs exchanged GS_BASE and KERNEL_GS_BASE\n"
+                "user mode: cs=0x003b ss=0x0033 rflags=0x00003202\n"
+                "user mode reads a supervisor 1 GiB page:\n"
+                "#PF cr2=0x0000010000100000 err=0x00000005 from cpl 3: handler ss=0x0000 "
+                "rsp=rsp0-48 saved ss=0x0033\n"
+                "syscall: cs=0x0018 ss=0x0020 rflags=0x00003002 r11=0x00003602\n"
+                "syscall: rcx=return address, r11=user rflags, rsp kept, gs=kernel\n"
+                "back in user mode: rax=42\n"
+                "back in the kernel for good: cs=0x0018\n"
+                "cpuid 0x80000001: edx.lm=1\n"
+                "long mode done\n");
+}
+END_TEST
+
+/* PAE paging: 2 MiB and 4 KiB pages, XD (reserved without EFER.NXE, I/D in
+ * the error code with it), reserved bits, CR0.WP, the PDPTE registers. */
+START_TEST(test_pae_paging)
+{
+    check_guest("pae.bin",
+                "PAE paging on\n"
+                "2M page: 0x40012344 -> 0x00412344 reads 0xa5a5a5a5\n"
+                "4K page: 0x40200020 -> frame + 0x20 reads 0x5a5a5a5a\n"
+                "read with XD set and EFER.NXE=0:\n"
+                "#PF cr2=0x40204000 err=0x00000009\n"
+                "EFER.NXE=1: the same page reads\n"
+                "call into an XD page:\n"
+                "#PF cr2=0x40201000 err=0x00000011\n"
+                "the XD page reads 0x000000b8\n"
+                "XD cleared: call returns 0x600dc0de\n"
+                "XD set again (INVLPG), call the code that just ran:\n"
+                "#PF cr2=0x40201000 err=0x00000011\n"
+                "read through a PTE with bit 45 set:\n"
+                "#PF cr2=0x40202000 err=0x00000009\n"
+                "write through a 2M PDE with bit 13 set:\n"
+                "#PF cr2=0x40400000 err=0x0000000b\n"
+                "supervisor write to a read-only page, CR0.WP=1:\n"
+                "#PF cr2=0x40203000 err=0x00000003\n"
+                "CR0.WP=0: the write lands: 0x00001234 pte A/D=0x00000060\n"
+                "PDPT[2] made present in memory, CR3 not reloaded:\n"
+                "#PF cr2=0x80012344 err=0x00000000\n"
+                "after MOV CR3: 0x80012344 reads 0xa5a5a5a5\n"
+                "MOV CR3 with a PDPTE that sets R/W (reserved):\n"
+                "#GP err=0x00000000\n"
+                "CR3 unchanged\n"
+                "pae done\n");
+}
+END_TEST
+
+/* 32-bit paging with 4 MiB pages; CPL 3 through IRET with a TSS: U/S
+ * faults, INT 0x80 on a DPL 3 trap gate, back to ring 0 by a call gate. */
+START_TEST(test_paging32_user)
+{
+    check_guest("paging32.bin",
+                "32-bit paging with 4 MiB pages on\n"
+                "0x80000000 + marker reads 0x4d41524b\n"
+                "4 MiB PDE A/D=0x00000060\n"
+                "ring 0 ran code in the supervisor page\n"
+                "ring 0 wrote the read-only user page (CR0.WP=0)\n"
+                "ring 3: cs=0x0000001b ss=0x00000023 ds,es after iret=0x00000000,0x00000000\n"
+                "ring 3 reads a supervisor page:\n"
+                "#PF cr2=0x00400000 err=0x00000005 from cs=0x0000001b, handler esp=esp0-24\n"
+                "ring 3 writes a supervisor page:\n"
+                "#PF cr2=0x00400000 err=0x00000007 from cs=0x0000001b, handler esp=esp0-24\n"
+                "ring 3 writes a read-only user page:\n"
+                "#PF cr2=0x00800000 err=0x00000007 from cs=0x0000001b, handler esp=esp0-24\n"
+                "ring 3 calls the code ring 0 ran in the supervisor page:\n"
+                "#PF cr2=0x00400000 err=0x00000005 from cs=0x0000001b, handler esp=esp0-24\n"
+                "ring 3 reads the read-only user page: 0x00000077\n"
+                "int 0x80 at cpl 0: ss=0x00000010 esp=esp0-20, saved ss=0x00000023 esp=user esp, "
+                "cs=0x0000001b\n"
+                "int 0x80 returned 42\n"
+                "call gate: cs=0x00000008 ss=0x00000010 esp=esp0-16, caller cs=0x0000001b "
+                "ss=0x00000023\n"
+                "ring 0 writes the read-only user page, CR0.WP=1:\n"
+                "#PF cr2=0x00800000 err=0x00000003 from cs=0x00000008\n"
+                "paging32 done\n");
+}
+END_TEST
+
+/* From the reset vector through every mode and back to real mode, a #UD
+ * in each (IVT, 32-bit IDT, 64-bit IDT) and a #DF in protected mode. */
+START_TEST(test_bios_modes)
+{
+    g_autofree char *rom = image("modes.bin");
+    Run r = RUN("--bios", rom);
+
+    ASSERT_OUT(r, "real mode: cs=0xf000 push=2 cr0.pe=0\n"
+                  "#UD through the IVT from cs=0xf000: saved ip points at ud2\n"
+                  "after #UD in real mode\n"
+                  "protected mode, 16-bit code: cs=0x0008 push=2 cr0.pe=1\n"
+                  "#UD through a 32-bit IDT gate from cs=0x0008: saved eip points at ud2\n"
+                  "after #UD in 16-bit protected mode\n"
+                  "protected mode, 32-bit code: cs=0x0018 push=4\n"
+                  "#UD through a 32-bit IDT gate from cs=0x0018: saved eip points at ud2\n"
+                  "after #UD in 32-bit protected mode\n"
+                  "#GP (selector beyond the GDT limit) with the #GP gate not present:\n"
+                  "#DF through vector 8: error code=0x00000000\n"
+                  "paging on with EFER.LME: efer=0x00000500\n"
+                  "64-bit mode: cs=0x0028 push=8\n"
+                  "#UD through a 64-bit IDT gate from cs=0x0028: saved rip points at ud2\n"
+                  "after #UD in 64-bit mode\n"
+                  "compatibility mode: cs=0x0018 push=4 efer=0x00000500\n"
+                  "#UD through a 64-bit IDT gate from cs=0x0018: saved rip points at ud2\n"
+                  "after #UD in compatibility mode\n"
+                  "protected mode, 32-bit code, paging off: efer=0x00000000\n"
+                  "#UD through a 32-bit IDT gate from cs=0x0018: saved eip points at ud2\n"
+                  "after #UD in 32-bit protected mode\n"
+                  "real mode again: cs=0xf000 push=2 cr0.pe=0\n"
+                  "#UD through the IVT from cs=0xf000: saved ip points at ud2\n"
+                  "after #UD in real mode\n"
+                  "modes done\n");
+    ASSERT_STATUS(r, GUEST_OK);
+    run_clear(&r);
+}
+END_TEST
+
+/* Self-modifying code: stores just ahead in the same block, a
+ * page-straddling instruction, REP MOVSB over a running loop, paging
+ * aliases of one physical page. */
+START_TEST(test_self_modifying_code_hard)
+{
+    check_guest("smc2.bin",
+                "next opcode rewritten (inc -> dec): eax=0xffffffff\n"
+                "dword store over the next two instructions: al|bl=0x00000000\n"
+                "add: cl=0x00000006 xchg: dh=0x00000009 stosb: ch=0x00000077\n"
+                "push over the next instructions: al|bl=0x00000000\n"
+                "three instructions ahead: al=0x00000042\n"
+                "page-straddling instruction: 0x11111111 0x22111111 0x22111133\n"
+                "rep movsb over the loop tail (fresh buffer): ebx=0x00000300\n"
+                "rep stosb turned the next instructions into nops\n"
+                "written at W, run at X: 0x11111111 patched at W: 0x22222222\n"
+                "patched at the physical address: X 0x33333333, identity 0x33333333\n"
+                "eip seen at X 0x80001100, at W 0x80000100, at identity frame+0x00000100\n"
+                "store through W to the next instruction at X: al=0x00000077, again 0x00000077\n"
+                "rep movsb over the loop tail at X: ebx=0x00000300\n"
+                "X remapped to another frame: 0x44444444\n"
+                "X mapped back, CR3 reloaded: 0x33333333\n"
+                "smc2 done\n");
+}
+END_TEST
+
 /* Write `len` bytes to a new file in dir; returns its path. */
 static char *write_file(const char *dir, const char *name, const void *data, size_t len)
 {
@@ -1305,6 +1477,11 @@ static Suite *guest_suite(void)
     tcase_add_test(tc, test_self_modifying_code);
     tcase_add_test(tc, test_elf_kernel);
     tcase_add_test(tc, test_bios_real_mode);
+    tcase_add_test(tc, test_long_mode);
+    tcase_add_test(tc, test_pae_paging);
+    tcase_add_test(tc, test_paging32_user);
+    tcase_add_test(tc, test_bios_modes);
+    tcase_add_test(tc, test_self_modifying_code_hard);
     tcase_add_test(tc, test_multiboot_info);
     suite_add_tcase(s, tc);
 
