@@ -1057,7 +1057,7 @@ START_TEST(test_msrs)
     expect_exc(X86_EXC_GP, 0);
     ck_assert_uint_eq(tt_num_reports(), reports + 1);
     /* The machine's MSRs. */
-    static const X86MachineOps ops = { NULL, fake_rdmsr, fake_wrmsr };
+    static const X86MachineOps ops = { .rdmsr = fake_rdmsr, .wrmsr = fake_wrmsr };
     c->mops = &ops;
     ck_assert(x86_rdmsr(c, 0x1b, &v));
     ck_assert_uint_eq(v, 0xfee00900);

@@ -1215,7 +1215,7 @@ static int test_pending_irq(void *machine, X86Cpu *cpu)
     return v;
 }
 
-static const X86MachineOps test_mops = { test_pending_irq, NULL, NULL };
+static const X86MachineOps test_mops = { .pending_irq = test_pending_irq };
 
 static void machine_new(void)
 {

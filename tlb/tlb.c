@@ -66,6 +66,8 @@ struct CpuTlb {
      * after page from one section without another dispatch lookup. */
     uint64_t ls_gen, ls_start, ls_last;
     uint32_t ls_idx;
+    MemRegionKind ls_kind;    /* of the section's region (CONTAINER: unassigned) */
+    uintptr_t ls_host_bias;   /* RAM-backed: host address = ls_host_bias + paddr */
     const TlbTargetOps *ops;
     void *cpu;
 
@@ -474,7 +476,7 @@ static void note_large_page(IndexState *st, uint64_t vaddr, uint64_t size)
  * walk's fault. The old occupant of the slot moves to the victim table.
  */
 static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_idx,
-                     unsigned size)
+                     unsigned size, bool victim_may_hold_page)
 {
     TlbTable *tb = &t->fast.tables[mmu_idx];
     IndexState *st = &t->idx[mmu_idx];
@@ -501,20 +503,25 @@ static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_i
     uint64_t gen = dispatch_generation(d);
     uint64_t last;
     uint32_t idx;
+    const MemSection *s;
     if (t->ls_gen == gen && ppage >= t->ls_start && ppage <= t->ls_last) {
         idx = t->ls_idx;
         last = t->ls_last;
+        s = dispatch_section(d, idx);
     } else {
         idx = dispatch_lookup(d, ppage, &last);
+        s = dispatch_section(d, idx);
         t->ls_gen = gen;
         t->ls_start = ppage;
         t->ls_last = last;
         t->ls_idx = idx;
+        t->ls_kind = s->mr ? mr_kind(s->mr) : MR_KIND_CONTAINER;
+        uint8_t *base = s->mr ? mr_ram_ptr(s->mr) : NULL;
+        t->ls_host_bias = base ? (uintptr_t)base + s->offset_in_region - s->start : 0;
     }
-    const MemSection *s = dispatch_section(d, idx);
     bool single = last - ppage >= page_size(t) - 1;
     MemRegion *mr = s->mr;
-    MemRegionKind kind = mr ? mr_kind(mr) : MR_KIND_CONTAINER;
+    MemRegionKind kind = t->ls_kind;
     bool ram = single && (kind == MR_KIND_RAM || kind == MR_KIND_ROM);
     bool romd_read = single && kind == MR_KIND_ROMD && s->romd_mode;
 
@@ -522,8 +529,7 @@ static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_i
     uint64_t rtag = TLB_EMPTY, wtag = TLB_EMPTY, ctag = TLB_EMPTY;
     uintptr_t addend = 0;
     if (ram || romd_read) {
-        uint8_t *host = (uint8_t *)mr_ram_ptr(mr) + s->offset_in_region + (ppage - s->start);
-        addend = (uintptr_t)host - (uintptr_t)vpage;
+        addend = t->ls_host_bias + (uintptr_t)ppage - (uintptr_t)vpage;
     }
     if (tr.prot & TLB_PROT_READ) {
         rtag = vpage | ((ram || romd_read) ? 0 : TLB_FLAG_IO);
@@ -538,7 +544,8 @@ static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_i
             wtag = vpage | TLB_FLAG_IO | TLB_FLAG_DISCARD;
         } else {
             uint64_t off = s->offset_in_region + (ppage - s->start);
-            wtag = vpage | (page_needs_no_tracking(t, mr, off) ? 0 : TLB_FLAG_NOTDIRTY);
+            bool tracked = s->dirty_log_mask && !page_needs_no_tracking(t, mr, off);
+            wtag = vpage | (tracked ? TLB_FLAG_NOTDIRTY : 0);
         }
     }
     if (t->watchpoints->len) {
@@ -559,7 +566,7 @@ static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_i
         bool same = tag_matches(t, e->addr_read, vpage) || tag_matches(t, e->addr_write, vpage) ||
                     tag_matches(t, e->addr_code, vpage);
         /* A page now in the main table must not linger in the victim table. */
-        for (unsigned v = 0; v < t->victim_size; v++) {
+        for (unsigned v = 0; victim_may_hold_page && v < t->victim_size; v++) {
             if (st->victim_page[v] == vpage) {
                 victim_kill(st, v);
             }
@@ -573,7 +580,7 @@ static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_i
         }
     } else {
         st->used++;
-        for (unsigned v = 0; v < t->victim_size; v++) {
+        for (unsigned v = 0; victim_may_hold_page && v < t->victim_size; v++) {
             if (st->victim_page[v] == vpage) {
                 victim_kill(st, v);
             }
@@ -619,10 +626,12 @@ static int64_t tlb_lookup(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned 
         return (int64_t)slot;
     }
     tb->stats.misses += count;
+    bool in_victims = false; /* the probe saw the page there (without this permission) */
     for (unsigned v = 0; v < t->victim_size; v++) {
         if (st->victim_page[v] != vpage) {
             continue;
         }
+        in_victims = true;
         VictimEntry *ve = &st->victim[v];
         if (tag_matches(t, *tag_of(&ve->e, access), vpage)) {
             VictimEntry tmp = { *e, st->full[slot] };
@@ -635,7 +644,7 @@ static int64_t tlb_lookup(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned 
         }
         break; /* the page is there, but without this permission: refill */
     }
-    if (!tlb_fill(t, vaddr, access, mmu_idx, size)) {
+    if (!tlb_fill(t, vaddr, access, mmu_idx, size, in_victims)) {
         return -1;
     }
     if (!tag_matches(t, *tag_of(e, access), vpage)) {

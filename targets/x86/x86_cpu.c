@@ -15,6 +15,7 @@
 
 #include "targets/x86/x86_codecache.h"
 #include "targets/x86/x86_internal.h"
+#include "targets/x86/x86_smm.h"
 
 /* --- Flags and modes --- */
 
@@ -92,7 +93,7 @@ static bool tlb_walk(void *opaque, uint64_t vaddr, TlbAccess access, unsigned mm
     X86AccessKind kind = access == TLB_WRITE ? X86_ACC_WRITE
                          : access == TLB_EXEC ? X86_ACC_FETCH : X86_ACC_READ;
     MemAttrs attrs = mem_attrs_cpu(cpu->index);
-    attrs.smm = cpu_view_smram_visible(cpu->view);
+    attrs.smm = cpu->in_smm;
     if (!x86_page_walk(cpu->mem_as, attrs, &st, vaddr, kind, mmu_idx == X86_MMU_USER, &r)) {
         fault->target_code = r.fault_is_gp ? X86_FAULT_GP_BIT : r.error_code;
         if (G_UNLIKELY(cpu->trace & X86_TRACE_MMU)) {
@@ -210,6 +211,7 @@ static void reset_common(X86Cpu *cpu)
     cpu->nmi_pending = false;
     cpu->exc = (X86PendingExc){ .vector = -1 };
     cpu->exc_depth = 0;
+    x86_smm_leave_on_reset(cpu);  /* RESET and INIT both end SMM */
     if (cpu->tlb) {
         tlb_flush(cpu->tlb);
     }
@@ -224,6 +226,10 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->pat = 0x0007040600070406ull;
     cpu->misc_enable = 1;
     cpu->tsc_aux = 0;
+    /* SMBASE is 0x30000 after RESET and kept by INIT (SDM Vol. 3C ch. 34,
+     * "SMBASE Relocation"); a latched SMI survives INIT, not RESET. */
+    cpu->smbase = X86_SMBASE_DEFAULT;
+    cpu->smi_pending = false;
 }
 
 void x86_cpu_init(X86Cpu *cpu)
@@ -449,8 +455,11 @@ static void exec_block(X86Cpu *cpu, uint64_t budget)
         }
         cpu->icount++;
         cpu->rip = cpu->next_rip;
-        if (G_UNLIKELY(!b->valid || cpu->exit_request)) {
-            return; /* the block's code was overwritten, or someone asked us to stop */
+        if (G_UNLIKELY(!b->valid || cpu->exit_request || cpu->smi_pending)) {
+            /* The block's code was overwritten, someone asked us to stop, or
+             * an SMI arrived (a write to the APM port or the APIC ICR is
+             * followed by SMM at the next instruction boundary). */
+            return;
         }
     }
 }
@@ -482,7 +491,17 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max)
         }
         bool shadow = cpu->irq_shadow;
         cpu->irq_shadow = false;
-        if (!shadow && cpu->nmi_pending) {
+        /* SMI first (SDM 6.9: above NMI and INTR); held while in SMM (taken
+         * after RSM), and, like NMI, after an STI/MOV SS shadow. It wakes
+         * the CPU from HLT (the auto-halt restart field decides whether
+         * RSM halts again). NMIs are blocked in SMM until RSM. */
+        if (!shadow && cpu->smi_pending && !cpu->in_smm) {
+            cpu->smi_pending = false;
+            x86_smm_enter(cpu);
+            /* Its TLB flush dropped every translation: so goes the jump cache. */
+            memset(cpu->jc, 0, sizeof(cpu->jc));
+            cpu->jc_tlb_epoch = tlb_epoch(cpu->tlb);
+        } else if (!shadow && cpu->nmi_pending && !cpu->in_smm) {
             cpu->nmi_pending = false;
             cpu->halted = false;
             x86_deliver(cpu, X86_EXC_NMI, 0, false, false, cpu->rip);

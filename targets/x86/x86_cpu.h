@@ -112,6 +112,13 @@ typedef struct X86MachineOps {
     /* MSRs the machine owns (APIC base, ...): true if handled. */
     bool (*rdmsr)(void *machine, X86Cpu *cpu, uint32_t msr, uint64_t *val);
     bool (*wrmsr)(void *machine, X86Cpu *cpu, uint32_t msr, uint64_t val);
+    /* Optional: the CPU entered (true) or left (false) SMM. Called on SMI
+     * entry before the save-state map is written (so the writes land in
+     * SMRAM) and on RSM after the map was read; also when RESET/INIT takes
+     * a CPU out of SMM. The machine (chipset) decides from this and its
+     * SMRAM control whether this CPU's SMRAM overlay is shown
+     * (cpu_view_set_smram_visible). */
+    void (*smm_changed)(void *machine, X86Cpu *cpu, bool in_smm);
 } X86MachineOps;
 
 typedef struct X86PendingExc {
@@ -145,6 +152,10 @@ struct X86Cpu {
     bool halted;
     bool irq_shadow;         /* STI / MOV SS: no interrupt before the next instruction */
     bool nmi_pending;
+    /* System Management Mode (x86_smm.c). */
+    bool smi_pending;        /* latched SMI: taken at a block boundary outside SMM */
+    bool in_smm;             /* NMIs and further SMIs are held until RSM */
+    uint64_t smbase;         /* 0x30000 at RESET; kept by INIT; relocated by RSM */
     X86PendingExc exc;       /* exception being raised by the current instruction */
     int exc_depth;           /* for double and triple fault */
 
@@ -189,6 +200,9 @@ void x86_cpu_reset(X86Cpu *cpu);
 void x86_cpu_init(X86Cpu *cpu);
 /* Run at most `max` instructions. */
 X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max);
+/* Assert SMI# (APIC SMI delivery, chipset APM port): latched until the CPU
+ * takes it at an instruction boundary outside SMM (x86_smm.c). */
+void x86_cpu_raise_smi(X86Cpu *cpu);
 
 /* Full EFLAGS (lazy bits materialized) and its inverse. */
 uint32_t x86_get_eflags(const X86Cpu *cpu);

@@ -7,6 +7,7 @@
  * reported once per id.
  */
 #include "targets/x86/x86_insn.h"
+#include "targets/x86/x86_smm.h"
 
 bool x86i_raw(X86Cpu *cpu, const X86Insn *in, X86RawInsn *out)
 {
@@ -191,6 +192,7 @@ void x86_insn_register_all(void)
     x86_register_handler(X86_INS_FXRSTOR, x86i_fpu_absent);
     x86_register_handler(X86_INS_FXRSTOR64, x86i_fpu_absent);
     x86_register_handler(X86_INS_WAIT, h_wait);
+    x86_register_handler(X86_INS_RSM, x86_smm_rsm);
     for (size_t i = 0; i < G_N_ELEMENTS(sse_ids); i++) {
         x86_register_handler(sse_ids[i], x86i_sse_absent);
     }

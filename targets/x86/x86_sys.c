@@ -83,7 +83,7 @@ static bool load_pdptes(X86Cpu *cpu, uint64_t cr3)
 {
     uint64_t tmp[4];
     MemAttrs attrs = mem_attrs_cpu(cpu->index);
-    attrs.smm = cpu->view ? cpu_view_smram_visible(cpu->view) : false;
+    attrs.smm = cpu->in_smm;
     if (!x86_pae_load_pdptes(cpu->mem_as, attrs, cr3, MAXPHYADDR, tmp)) {
         return false;
     }
