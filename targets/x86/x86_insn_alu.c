@@ -698,7 +698,10 @@ static int h_cmpxchg16b(X86Cpu *cpu, const X86Insn *in)
         return x86i_ud(cpu);
     }
     uint64_t ea = x86_ea(cpu, in, d);
-    if (ea & 15) {
+    /* The operand's linear address must be 16-byte aligned (SDM CMPXCHG16B;
+     * in 64-bit mode only FS/GS contribute a base). */
+    uint64_t base = (d->seg == S_FS || d->seg == S_GS) ? cpu->segs[d->seg].base : 0;
+    if ((base + ea) & 15) {
         return x86i_gp0(cpu);
     }
     if (!x86_check_seg(cpu, d->seg, ea, 16, true) ||
