@@ -58,6 +58,7 @@ static unsigned depth;
 static bool pending;
 static bool committing;
 static MemRenderStats stats;
+static guint listener_count;        /* registered anywhere: commits skip hooks when 0 */
 
 /* --- Change tracking --- */
 
@@ -399,6 +400,7 @@ void as_listener_register(AddressSpace *as, MemListener *l)
 {
     l->as = as;
     g_ptr_array_add(as->listeners, l);
+    listener_count++;
     FlatView *fv = as_flatview(as);
     for (guint i = 0; i < flatview_num_ranges(fv); i++) {
         notify_add(l, flatview_range(fv, i));
@@ -407,15 +409,15 @@ void as_listener_register(AddressSpace *as, MemListener *l)
 
 void as_listener_unregister(MemListener *l)
 {
-    if (l && l->as) {
-        g_ptr_array_remove(l->as->listeners, l);
+    if (l && l->as && g_ptr_array_remove(l->as->listeners, l)) {
         l->as = NULL;
+        listener_count--;
     }
 }
 
 static void for_all_listeners(bool begin)
 {
-    for (guint i = 0; i < spaces->len; i++) {
+    for (guint i = 0; listener_count && i < spaces->len; i++) {
         AddressSpace *as = g_ptr_array_index(spaces, i);
         for (guint j = 0; j < as->listeners->len; j++) {
             MemListener *l = g_ptr_array_index(as->listeners, j);
@@ -592,6 +594,7 @@ void as_free(AddressSpace *as)
     for (guint i = 0; i < as->listeners->len; i++) {
         ((MemListener *)g_ptr_array_index(as->listeners, i))->as = NULL;
     }
+    listener_count -= as->listeners->len;
     g_ptr_array_free(as->listeners, TRUE);
     g_array_free(as->notifiers, TRUE);
     flatview_unref(as->view);
