@@ -1,6 +1,7 @@
 /*
- * The x86 pc machine (pc.h): memory map, I/O space, CPUs and the
- * round-robin scheduler.
+ * The x86 pc machine (pc.h): memory map, I/O space, CPUs, local APICs and
+ * the I/O APIC, the SMM chipset logic, fw_cfg, and the round-robin
+ * scheduler with its virtual clock.
  */
 #include "machines/pc.h"
 
@@ -25,6 +26,16 @@ static const PcStub pc_stubs[] = {
     { 0x64, "stub.port64" },  /* 8042 keyboard controller status/command */
 };
 
+/* What the machine keeps per CPU beside the CPU and its APIC. */
+typedef struct PcCpuState {
+    bool wait_sipi;           /* wait-for-SIPI: never run; a SIPI starts it */
+    bool intr;                /* the APIC's INTR line (ApicHost.set_intr) */
+    bool init_pending;        /* an INIT for the CPU that was running when it came */
+    bool timer_armed;         /* call apic_timer_fire() at timer_deadline */
+    uint64_t timer_deadline;  /* virtual ns */
+    uint64_t tsc_lag;         /* clock - icount already added to the CPU's TSC offset */
+} PcCpuState;
+
 struct PcMachine {
     unsigned smp;
     uint64_t ram_size;
@@ -38,17 +49,29 @@ struct PcMachine {
     MemRegion *vga;
     MemRegion *bios;
     MemRegion *isa_bios;
+    MemRegion *smram;         /* pc.ram 0xa0000-0xbffff, shown by each CPU's SMRAM window */
+    AddressSpace *dma;        /* the global map alone: what devices see */
 
     MemRegion *io_root;
     AddressSpace *io;
     MemRegion *stubs[G_N_ELEMENTS(pc_stubs)];
     Serial16550 *serial;
     DebugExit *debug_exit;
+    I440fx *chipset;
+    FwCfg *fw_cfg;
+
+    ApicBus *apic_bus;
+    Apic **apics;
+    IoApic *ioapic;
 
     CpuView **views;
     X86Cpu **cpus;
+    PcCpuState *cs;
     struct X86CodeCache *code_cache;
     X86Cpu *current;          /* the CPU being run, while one is */
+    uint64_t slice_start;     /* current->icount when its slice began */
+    uint64_t slice_end;       /* the virtual time its slice ends at */
+    uint64_t idle_ns;         /* virtual time skipped while every CPU slept */
 
     bool has_kernel;
     MultibootBoot boot;
@@ -84,41 +107,270 @@ static const MemRegionOps stub_ops = {
     .impl = { .min_access_size = 1, .max_access_size = 4, .unaligned = true },
 };
 
-/* No interrupt controller yet: nothing is ever pending. */
-static int pc_pending_irq(G_GNUC_UNUSED void *machine, G_GNUC_UNUSED X86Cpu *cpu)
+/* --- The virtual clock. --- */
+
+/* Instructions retired by every CPU (1 instruction = 1 ns), the part of the
+ * running CPU's slice done so far, and the time skipped while all slept. */
+static uint64_t pc_clock(const PcMachine *pc)
 {
-    return -1;
+    uint64_t t = pc->icount + pc->idle_ns;
+
+    if (pc->current) {
+        t += pc->current->icount - pc->slice_start;
+    }
+    return t;
 }
 
-/* No machine-owned MSRs yet (the APIC base MSR comes with the APIC). */
-static bool pc_rdmsr(G_GNUC_UNUSED void *machine, G_GNUC_UNUSED X86Cpu *cpu,
-                     G_GNUC_UNUSED uint32_t msr, G_GNUC_UNUSED uint64_t *val)
+/* Ask the running CPU to stop at the next instruction boundary; the
+ * scheduler goes on with the rest of its turn. */
+static void kick_current(PcMachine *pc)
 {
-    return false;
+    if (pc->current) {
+        pc->current->exit_request = true;
+        pc->current->exit_reason = X86_EXIT_REQUEST;
+    }
 }
 
-static bool pc_wrmsr(G_GNUC_UNUSED void *machine, G_GNUC_UNUSED X86Cpu *cpu,
-                     G_GNUC_UNUSED uint32_t msr, G_GNUC_UNUSED uint64_t val)
+/* --- SMM: SMRAM visibility per CPU. --- */
+
+static void update_smram(PcMachine *pc, unsigned i)
 {
-    return false;
+    X86Cpu *cpu = pc->cpus ? pc->cpus[i] : NULL;
+    bool in_smm = cpu && cpu->in_smm;
+
+    if (pc->views && pc->views[i]) {
+        cpu_view_set_smram_visible(pc->views[i],
+                                   i440fx_smram_visible(i440fx_smram(pc->chipset), in_smm));
+    }
+}
+
+static void update_smram_all(PcMachine *pc)
+{
+    mem_transaction_begin();
+    for (unsigned i = 0; i < pc->smp; i++) {
+        update_smram(pc, i);
+    }
+    mem_transaction_commit();
+}
+
+/* SMI# to CPU i (APIC SMI message, APM port). A CPU waiting for SIPI does
+ * not take it (pc.h). */
+static void raise_smi(PcMachine *pc, unsigned i)
+{
+    X86Cpu *cpu = pc->cpus ? pc->cpus[i] : NULL;
+
+    if (cpu && !pc->cs[i].wait_sipi) {
+        x86_cpu_raise_smi(cpu);
+    }
+}
+
+static void chipset_smram_changed(void *opaque, G_GNUC_UNUSED uint8_t smram)
+{
+    update_smram_all(opaque);
+}
+
+/* A write to APM control (0xb2): the chipset asserts SMI#, which reaches
+ * every processor of the board. */
+static void chipset_apm_control(void *opaque, G_GNUC_UNUSED uint8_t value)
+{
+    PcMachine *pc = opaque;
+
+    for (unsigned i = 0; i < pc->smp; i++) {
+        raise_smi(pc, i);
+    }
+}
+
+/* --- The CPU hooks. --- */
+
+static int pc_pending_irq(void *machine, X86Cpu *cpu)
+{
+    PcMachine *pc = machine;
+
+    return apic_take_interrupt(pc->apics[cpu->index]);
+}
+
+/* IA32_APIC_BASE and the x2APIC MSRs belong to the CPU's APIC; false for
+ * the others (and for what the APIC refuses): the CPU raises #GP(0). */
+static bool pc_rdmsr(void *machine, X86Cpu *cpu, uint32_t msr, uint64_t *val)
+{
+    PcMachine *pc = machine;
+
+    return apic_is_apic_msr(msr) && apic_msr_read(pc->apics[cpu->index], msr, val);
+}
+
+static bool pc_wrmsr(void *machine, X86Cpu *cpu, uint32_t msr, uint64_t val)
+{
+    PcMachine *pc = machine;
+
+    return apic_is_apic_msr(msr) && apic_msr_write(pc->apics[cpu->index], msr, val);
+}
+
+/* The CPU entered or left SMM: its SMRAM window follows the chipset rule. */
+static void pc_smm_changed(void *machine, X86Cpu *cpu, G_GNUC_UNUSED bool in_smm)
+{
+    update_smram(machine, cpu->index);
 }
 
 static const X86MachineOps pc_machine_ops = {
     .pending_irq = pc_pending_irq,
     .rdmsr = pc_rdmsr,
     .wrmsr = pc_wrmsr,
+    .smm_changed = pc_smm_changed,
 };
+
+/* --- The APICs' host: what the machine does for each local APIC. --- */
+
+static X86Cpu *host_cpu(PcMachine *pc, unsigned i)
+{
+    return pc->cpus && i < pc->smp ? pc->cpus[i] : NULL;
+}
+
+static void apic_host_set_intr(void *opaque, unsigned i, bool level)
+{
+    PcMachine *pc = opaque;
+
+    /* A halted CPU with IF=1 gets a turn while the line is up (pc.h). */
+    pc->cs[i].intr = level;
+}
+
+static void apic_host_nmi(void *opaque, unsigned i)
+{
+    PcMachine *pc = opaque;
+    X86Cpu *cpu = host_cpu(pc, i);
+
+    if (cpu && !pc->cs[i].wait_sipi) {
+        cpu->nmi_pending = true;
+    }
+}
+
+static void apic_host_smi(void *opaque, unsigned i)
+{
+    raise_smi(opaque, i);
+}
+
+/* INIT (SDM Vol. 3A 9.1, table 9-1; 10.4.7.3): the CPU's INIT state, the
+ * APIC's INIT reset; then the BSP runs from the reset vector and an AP
+ * waits for SIPI (8.4: the MP initialization protocol). */
+static void do_init(PcMachine *pc, unsigned i)
+{
+    X86Cpu *cpu = pc->cpus[i];
+    Apic *a = pc->apics[i];
+
+    x86_cpu_init(cpu);   /* leaves SMM (smm_changed hides SMRAM again) */
+    apic_init_reset(a);
+    if (apic_get_base_msr(a) & APIC_BASE_BSP) {
+        pc->cs[i].wait_sipi = false;
+        cpu->halted = false;
+    } else {
+        pc->cs[i].wait_sipi = true;
+        cpu->halted = true;
+    }
+}
+
+static void apic_host_init(void *opaque, unsigned i)
+{
+    PcMachine *pc = opaque;
+    X86Cpu *cpu = host_cpu(pc, i);
+
+    if (!cpu) {
+        return;
+    }
+    if (cpu == pc->current) {
+        /* A CPU sending INIT to itself is in the middle of the ICR write:
+         * finish that instruction, then INIT (the scheduler does it). */
+        pc->cs[i].init_pending = true;
+        kick_current(pc);
+        return;
+    }
+    do_init(pc, i);
+}
+
+/* Start-up IPI (10.6.1, 8.4.4.1): a CPU in wait-for-SIPI starts in real
+ * mode at vector << 12 (CS selector vector << 8, base vector << 12, IP 0).
+ * Anywhere else a SIPI is ignored (so the second SIPI of INIT-SIPI-SIPI
+ * does nothing to an AP the first one started). */
+static void apic_host_sipi(void *opaque, unsigned i, uint8_t vector)
+{
+    PcMachine *pc = opaque;
+    X86Cpu *cpu = host_cpu(pc, i);
+
+    if (!cpu || !pc->cs[i].wait_sipi) {
+        return;
+    }
+    /* INIT left CS a real-mode code segment (limit 0xffff); only the
+     * selector and base change. */
+    cpu->segs[S_CS].selector = (uint16_t)(vector << 8);
+    cpu->segs[S_CS].base = (uint64_t)vector << 12;
+    cpu->rip = 0;
+    cpu->halted = false;
+    pc->cs[i].wait_sipi = false;
+}
+
+static uint64_t apic_host_clock_ns(void *opaque)
+{
+    return pc_clock(opaque);
+}
+
+static void apic_host_timer_set(void *opaque, unsigned i, uint64_t deadline_ns)
+{
+    PcMachine *pc = opaque;
+
+    pc->cs[i].timer_armed = true;
+    pc->cs[i].timer_deadline = deadline_ns;
+    /* Due before the running CPU's slice ends (it wrote the initial count
+     * itself): stop it now, the scheduler resumes it up to the deadline. */
+    if (pc->current && deadline_ns < pc->slice_end) {
+        kick_current(pc);
+    }
+}
+
+static void apic_host_timer_cancel(void *opaque, unsigned i)
+{
+    PcMachine *pc = opaque;
+
+    pc->cs[i].timer_armed = false;
+}
+
+static void apic_host_mmio_changed(void *opaque, unsigned i, uint64_t base, bool enabled)
+{
+    PcMachine *pc = opaque;
+
+    if (!pc->views || !pc->views[i]) {
+        return;
+    }
+    mem_transaction_begin();
+    cpu_view_set_apic_base(pc->views[i], base);
+    cpu_view_set_apic_enabled(pc->views[i], enabled);
+    mem_transaction_commit();
+}
+
+static const ApicHost pc_apic_host = {
+    .set_intr = apic_host_set_intr,
+    .nmi = apic_host_nmi,
+    .smi = apic_host_smi,
+    .init = apic_host_init,
+    .sipi = apic_host_sipi,
+    /* No 8259: an ExtINT is acknowledged by nobody (the APIC reports it). */
+    .extint_ack = NULL,
+    .clock_ns = apic_host_clock_ns,
+    .timer_set = apic_host_timer_set,
+    .timer_cancel = apic_host_timer_cancel,
+    .mmio_changed = apic_host_mmio_changed,
+};
+
+/* COM1's interrupt output is ISA IRQ 4: I/O APIC pin 4. */
+static void serial_irq(void *opaque, bool level)
+{
+    PcMachine *pc = opaque;
+
+    ioapic_set_irq(pc->ioapic, PC_COM1_IRQ, level);
+}
 
 /* The guest wrote the debug-exit port: stop the CPU that did. */
 static void pc_debug_exit(void *opaque, G_GNUC_UNUSED uint64_t value,
                           G_GNUC_UNUSED int64_t status, G_GNUC_UNUSED MemAttrs attrs)
 {
-    PcMachine *pc = opaque;
-
-    if (pc->current) {
-        pc->current->exit_request = true;
-        pc->current->exit_reason = X86_EXIT_REQUEST;
-    }
+    kick_current(opaque);
 }
 
 /* --- Construction. --- */
@@ -227,7 +479,42 @@ static bool build_memory(PcMachine *pc, const PcConfig *cfg, GError **err)
     if (!pc->vga || !mr_add_subregion_overlap(pc->system, PC_VGA_BASE, pc->vga, 1, err)) {
         return false;
     }
+    /* SMRAM is the DRAM the VGA window hides: each CPU's view shows it
+     * through its own window when the chipset says so. */
+    pc->smram = mr_new_alias("smram", pc->ram, I440FX_SMRAM_BASE, I440FX_SMRAM_SIZE, err);
+    if (!pc->smram) {
+        return false;
+    }
     return build_bios(pc, cfg->bios, err);
+}
+
+/* The APIC bus, one local APIC per CPU (ID = CPU index, CPU 0 the BSP),
+ * and the I/O APIC in the global map. */
+static bool build_interrupts(PcMachine *pc, GError **err)
+{
+    pc->apic_bus = apic_bus_new();
+    pc->ioapic = ioapic_new(pc->apic_bus, PC_IOAPIC_ID, err);
+    if (!pc->ioapic ||
+        !mr_add_subregion(pc->system, PC_IOAPIC_BASE, ioapic_region(pc->ioapic), err)) {
+        return false;
+    }
+    pc->apics = g_new0(Apic *, pc->smp);
+    for (unsigned i = 0; i < pc->smp; i++) {
+        ApicConfig acfg = {
+            .cpu_index = i,
+            .apic_id = i,
+            .bsp = i == 0,
+            .x2apic = false,   /* CPUID does not offer x2APIC */
+            .host = &pc_apic_host,
+            .host_opaque = pc,
+        };
+
+        pc->apics[i] = apic_new(pc->apic_bus, &acfg, err);
+        if (!pc->apics[i]) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static bool build_io(PcMachine *pc, const PcConfig *cfg, GError **err)
@@ -236,7 +523,9 @@ static bool build_io(PcMachine *pc, const PcConfig *cfg, GError **err)
     if (!pc->io_root) {
         return false;
     }
-    Serial16550Config scfg = { .name = "serial.com1", .in_fd = -1 };
+    Serial16550Config scfg = {
+        .name = "serial.com1", .in_fd = -1, .irq = serial_irq, .irq_opaque = pc,
+    };
 
     switch (cfg->serial) {
     case PC_SERIAL_STDIO:
@@ -277,6 +566,31 @@ static bool build_io(PcMachine *pc, const PcConfig *cfg, GError **err)
             return false;
         }
     }
+    /* The chipset: PCI configuration mechanism #1 (host bridge with the
+     * SMRAM control register) and the APM ports. */
+    I440fxHooks hooks = {
+        .smram_changed = chipset_smram_changed,
+        .apm_control = chipset_apm_control,
+        .opaque = pc,
+    };
+    pc->chipset = i440fx_new(&hooks, err);
+    if (!pc->chipset ||
+        !mr_add_subregion(pc->io_root, PCI_CONFIG_IO_BASE, i440fx_pci_io_region(pc->chipset),
+                          err) ||
+        !mr_add_subregion(pc->io_root, APM_IO_BASE, i440fx_apm_region(pc->chipset), err)) {
+        return false;
+    }
+    /* fw_cfg: what images written for QEMU's pc look for first. */
+    pc->fw_cfg = fw_cfg_new("fw_cfg", err);
+    if (!pc->fw_cfg ||
+        !mr_add_subregion(pc->io_root, FW_CFG_IO_BASE, fw_cfg_region(pc->fw_cfg), err)) {
+        return false;
+    }
+    fw_cfg_add_bytes(pc->fw_cfg, FW_CFG_SIGNATURE, "QEMU", 4);
+    fw_cfg_add_i32(pc->fw_cfg, FW_CFG_ID, FW_CFG_ID_TRADITIONAL);
+    fw_cfg_add_i64(pc->fw_cfg, FW_CFG_RAM_SIZE, pc->ram_size);
+    fw_cfg_add_i16(pc->fw_cfg, FW_CFG_NB_CPUS, (uint16_t)pc->smp);
+    fw_cfg_add_i16(pc->fw_cfg, FW_CFG_MAX_CPUS, (uint16_t)pc->smp);
     pc->io = as_new("io", pc->io_root, err);
     return pc->io != NULL;
 }
@@ -285,15 +599,28 @@ static bool build_views(PcMachine *pc, GError **err)
 {
     pc->views = g_new0(CpuView *, pc->smp);
     for (unsigned i = 0; i < pc->smp; i++) {
-        /* No SMRAM and no APIC yet (later issues add them as overlays). */
-        CpuViewConfig vcfg = { .cpu_index = i, .global_map = pc->system };
+        MemRegion *apic = apic_region(pc->apics[i]);
+        CpuViewConfig vcfg = {
+            .cpu_index = i,
+            .global_map = pc->system,
+            .smram = pc->smram,
+            .smram_addr = I440FX_SMRAM_BASE,
+            .smram_size = I440FX_SMRAM_SIZE,
+            .apic = apic,
+            .apic_base = apic_mmio_base(pc->apics[i]),
+        };
 
+        mr_ref(apic);   /* the view takes this reference over (apic.h) */
         pc->views[i] = cpu_view_new(&vcfg, err);
         if (!pc->views[i]) {
+            mr_unref(apic);
             return false;
         }
+        cpu_view_set_apic_enabled(pc->views[i], apic_mmio_enabled(pc->apics[i]));
     }
-    return true;
+    /* Devices see the global map: no APIC page, no SMRAM. */
+    pc->dma = as_new("dma", pc->system, err);
+    return pc->dma != NULL;
 }
 
 static bool build_cpus(PcMachine *pc, const PcConfig *cfg, GError **err)
@@ -308,7 +635,8 @@ static bool build_cpus(PcMachine *pc, const PcConfig *cfg, GError **err)
         }
         pc->cpus[i]->trace = cfg->trace;
         pc->cpus[i]->trace_out = cfg->trace_out ? cfg->trace_out : stderr;
-        /* APs wait for an INIT/SIPI that nothing can send yet. */
+        /* The APs wait for INIT/SIPI. */
+        pc->cs[i].wait_sipi = i != 0;
         pc->cpus[i]->halted = i != 0;
     }
     return true;
@@ -375,10 +703,13 @@ PcMachine *pc_machine_new(const PcConfig *cfg, GError **err)
     pc->ram_below = MIN(pc->ram_size, PC_BELOW_4G_MAX);
     pc->ram_above = pc->ram_size - pc->ram_below;
     pc->stop_message = g_strdup("");
+    pc->cs = g_new0(PcCpuState, pc->smp);
 
-    /* One transaction: the global map renders once, each CPU adds nothing. */
+    /* One transaction: the global map renders once, each CPU adds only its
+     * overlays. The I/O APIC exists before COM1 is wired to it. */
     mem_transaction_begin();
-    ok = build_memory(pc, cfg, err) && build_io(pc, cfg, err) && build_views(pc, err);
+    ok = build_memory(pc, cfg, err) && build_interrupts(pc, err) && build_io(pc, cfg, err) &&
+         build_views(pc, err);
     mem_transaction_commit();
     ok = ok && build_cpus(pc, cfg, err);
     if (ok && cfg->kernel) {
@@ -404,6 +735,7 @@ void pc_machine_free(PcMachine *pc)
     if (pc->code_cache) {
         x86_code_cache_free(pc->code_cache);
     }
+    /* The views drop their APIC page references and SMRAM windows. */
     if (pc->views) {
         for (unsigned i = 0; i < pc->smp; i++) {
             if (pc->views[i]) {
@@ -411,12 +743,15 @@ void pc_machine_free(PcMachine *pc)
             }
         }
     }
+    if (pc->dma) {
+        as_free(pc->dma);
+    }
     if (pc->io) {
         as_free(pc->io);
     }
     /* The containers go first: nothing can reach a device once they are gone. */
     MemRegion **owned[] = {
-        &pc->io_root, &pc->system, &pc->isa_bios, &pc->bios, &pc->vga,
+        &pc->io_root, &pc->system, &pc->smram, &pc->isa_bios, &pc->bios, &pc->vga,
         &pc->ram_above_alias, &pc->ram_below_alias, &pc->ram,
     };
     for (size_t i = 0; i < G_N_ELEMENTS(owned); i++) {
@@ -426,12 +761,51 @@ void pc_machine_free(PcMachine *pc)
     for (size_t i = 0; i < G_N_ELEMENTS(pc->stubs); i++) {
         mr_unref(pc->stubs[i]);
     }
+    if (pc->apics) {
+        for (unsigned i = 0; i < pc->smp; i++) {
+            apic_free(pc->apics[i]);
+        }
+    }
+    ioapic_free(pc->ioapic);
+    if (pc->apic_bus) {
+        apic_bus_free(pc->apic_bus);
+    }
+    i440fx_free(pc->chipset);
+    fw_cfg_free(pc->fw_cfg);
     debug_exit_free(pc->debug_exit);
     serial16550_free(pc->serial);
+    g_free(pc->apics);
     g_free(pc->cpus);
     g_free(pc->views);
+    g_free(pc->cs);
     g_free(pc->stop_message);
     g_free(pc);
+}
+
+void pc_machine_reset(PcMachine *pc)
+{
+    mem_transaction_begin();
+    for (unsigned i = 0; i < pc->smp; i++) {
+        X86Cpu *cpu = pc->cpus[i];
+
+        x86_cpu_reset(cpu);        /* leaves SMM */
+        apic_reset(pc->apics[i]);  /* page back at 0xfee00000 (mmio_changed), timer stopped */
+        pc->cs[i].init_pending = false;
+        pc->cs[i].timer_armed = false;
+        pc->cs[i].tsc_lag = 0;     /* RESET zeroed the TSC offset */
+        pc->cs[i].wait_sipi = i != 0;
+        cpu->halted = i != 0;
+    }
+    ioapic_reset(pc->ioapic);
+    i440fx_reset(pc->chipset);     /* clears D_LCK */
+    fw_cfg_reset(pc->fw_cfg);
+    debug_exit_clear(pc->debug_exit);
+    mem_transaction_commit();
+    update_smram_all(pc);
+    pc->stop = PC_STOP_NONE;
+    pc->stop_status = 0;
+    g_free(pc->stop_message);
+    pc->stop_message = g_strdup("");
 }
 
 /* --- Running. --- */
@@ -451,6 +825,72 @@ static int G_GNUC_PRINTF(4, 5) stop(PcMachine *pc, PcStopReason reason, int stat
     return status;
 }
 
+/* Can CPU i do anything if given a turn? (pc.h, "Scheduling".) */
+static bool cpu_can_run(const PcMachine *pc, unsigned i)
+{
+    const X86Cpu *cpu = pc->cpus[i];
+
+    if (pc->cs[i].wait_sipi) {
+        return false;
+    }
+    if (!cpu->halted) {
+        return true;
+    }
+    /* What wakes a halted CPU: SMI and NMI (both held in SMM until RSM),
+     * or a maskable interrupt it takes (IF=1). */
+    if ((cpu->smi_pending || cpu->nmi_pending) && !cpu->in_smm) {
+        return true;
+    }
+    return (cpu->eflags & X86_IF) && pc->cs[i].intr;
+}
+
+/* The nearest armed APIC timer deadline; `useful` keeps only timers whose
+ * expiry wakes their sleeping CPU (an unmasked fixed vector above the
+ * APIC's processor priority, IF=1): those are worth skipping time for. */
+static bool next_deadline(const PcMachine *pc, bool useful, uint64_t *when)
+{
+    bool found = false;
+
+    *when = UINT64_MAX;
+    for (unsigned i = 0; i < pc->smp; i++) {
+        const PcCpuState *cs = &pc->cs[i];
+
+        if (!cs->timer_armed || cs->timer_deadline >= *when) {
+            continue;
+        }
+        if (useful) {
+            Apic *a = pc->apics[i];
+            uint32_t lvt = apic_peek(a, APIC_REG_LVT_TIMER);
+            unsigned v = lvt & APIC_LVT_VECTOR;
+
+            if (cs->wait_sipi || !(pc->cpus[i]->eflags & X86_IF) || !apic_sw_enabled(a) ||
+                (lvt & APIC_LVT_MASKED) || v < 16 ||
+                (v & 0xf0u) <= (apic_peek(a, APIC_REG_PPR) & 0xf0u)) {
+                continue;
+            }
+        }
+        *when = cs->timer_deadline;
+        found = true;
+    }
+    return found;
+}
+
+/* Fire every timer whose deadline has come (a periodic one re-arms later:
+ * missed periods coalesce in the APIC). */
+static void fire_timers(PcMachine *pc)
+{
+    uint64_t now = pc_clock(pc);
+
+    for (unsigned i = 0; i < pc->smp; i++) {
+        PcCpuState *cs = &pc->cs[i];
+
+        for (unsigned n = 0; n < 4 && cs->timer_armed && cs->timer_deadline <= now; n++) {
+            cs->timer_armed = false;
+            apic_timer_fire(pc->apics[i]);
+        }
+    }
+}
+
 int pc_machine_run(PcMachine *pc, const PcRunLimits *lim)
 {
     uint64_t quantum = lim && lim->quantum ? lim->quantum : PC_DEFAULT_QUANTUM;
@@ -459,6 +899,7 @@ int pc_machine_run(PcMachine *pc, const PcRunLimits *lim)
     gint64 start = g_get_monotonic_time();
     gint64 deadline = timeout > 0 ? start + (gint64)(timeout * G_USEC_PER_SEC) : 0;
     int64_t dstatus;
+    unsigned stalled = 0;   /* rounds in a row without progress */
 
     /* A guest that finished stays finished. */
     switch (pc->stop) {
@@ -469,7 +910,7 @@ int pc_machine_run(PcMachine *pc, const PcRunLimits *lim)
         break;
     }
     for (;;) {
-        unsigned running = 0;
+        bool progress = false;
 
         if (deadline && g_get_monotonic_time() >= deadline) {
             return stop(pc, PC_STOP_TIMEOUT, PC_EXIT_TIMEOUT,
@@ -478,67 +919,120 @@ int pc_machine_run(PcMachine *pc, const PcRunLimits *lim)
         }
         for (unsigned i = 0; i < pc->smp; i++) {
             X86Cpu *cpu = pc->cpus[i];
-            uint64_t budget = quantum;
+            uint64_t turn = quantum;
 
-            /* A halted CPU can only be woken by an interrupt: give it a turn
-             * only when it takes them (it returns at once if none is pending). */
-            if (cpu->halted && !(cpu->eflags & X86_IF)) {
-                continue;
-            }
-            if (max) {
-                if (pc->icount >= max) {
-                    running += !cpu->halted;  /* its turn is lost to the limit */
-                    continue;
+            fire_timers(pc);
+            /* A turn is cut into slices ending at timer deadlines. */
+            while (turn && cpu_can_run(pc, i)) {
+                uint64_t budget = turn, now = pc_clock(pc), dl;
+
+                if (max) {
+                    if (pc->icount >= max) {
+                        break;   /* its turn is lost to the limit */
+                    }
+                    budget = MIN(budget, max - pc->icount);
                 }
-                budget = MIN(budget, max - pc->icount);
-            }
-            uint64_t before = cpu->icount;
+                if (next_deadline(pc, false, &dl) && dl <= now) {
+                    fire_timers(pc);   /* due now: fire before running on */
+                    if (!next_deadline(pc, false, &dl) || dl <= now) {
+                        dl = UINT64_MAX;   /* (never: a fire re-arms later) */
+                    }
+                }
+                if (dl != UINT64_MAX) {
+                    budget = MIN(budget, dl - now);
+                }
+                /* RDTSC reads icount + tsc_offset: move the offset on by
+                 * the time this CPU did not run (other CPUs' instructions,
+                 * idle time), so that every TSC reads the virtual clock
+                 * (plus what the guest wrote to it) and never goes back. */
+                uint64_t lag = now > cpu->icount ? now - cpu->icount : 0;
 
-            pc->current = cpu;
-            X86Exit why = x86_cpu_run(cpu, budget);
-            pc->current = NULL;
-            pc->icount += cpu->icount - before;
+                if (lag > pc->cs[i].tsc_lag) {
+                    cpu->tsc_offset += lag - pc->cs[i].tsc_lag;
+                    pc->cs[i].tsc_lag = lag;
+                }
+                pc->current = cpu;
+                pc->slice_start = cpu->icount;
+                pc->slice_end = now + budget;
+                X86Exit why = x86_cpu_run(cpu, budget);
+                pc->current = NULL;
 
-            if (debug_exit_requested(pc->debug_exit, &dstatus)) {
-                /* A process exit status keeps the low 8 bits. */
-                return stop(pc, PC_STOP_DEBUG_EXIT, (int)(dstatus & 0xff),
-                            "the guest wrote 0x%" PRIx64 " to the debug-exit port 0x%x: "
-                            "exit status %d",
-                            (uint64_t)(dstatus >> 1), PC_DEBUG_EXIT_BASE, (int)(dstatus & 0xff));
-            }
-            if (why == X86_EXIT_SHUTDOWN) {
-                return stop(pc, PC_STOP_TRIPLE_FAULT, PC_EXIT_TRIPLE_FAULT,
-                            "triple fault on cpu%u at %04x:%08" PRIx64
-                            " (after %" PRIu64 " instructions): the machine shut down",
-                            i, cpu->segs[S_CS].selector, cpu->rip, pc->icount);
-            }
-            if (!cpu->halted) {
-                running++;
+                uint64_t ran = cpu->icount - pc->slice_start;
+
+                pc->icount += ran;
+                progress |= ran > 0 || !cpu->halted;
+                if (pc->cs[i].init_pending) {
+                    pc->cs[i].init_pending = false;
+                    do_init(pc, i);
+                }
+                if (debug_exit_requested(pc->debug_exit, &dstatus)) {
+                    /* A process exit status keeps the low 8 bits. */
+                    return stop(pc, PC_STOP_DEBUG_EXIT, (int)(dstatus & 0xff),
+                                "the guest wrote 0x%" PRIx64 " to the debug-exit port 0x%x: "
+                                "exit status %d", (uint64_t)(dstatus >> 1), PC_DEBUG_EXIT_BASE,
+                                (int)(dstatus & 0xff));
+                }
+                if (why == X86_EXIT_SHUTDOWN) {
+                    return stop(pc, PC_STOP_TRIPLE_FAULT, PC_EXIT_TRIPLE_FAULT,
+                                "triple fault on cpu%u at %04x:%08" PRIx64
+                                " (after %" PRIu64 " instructions): the machine shut down",
+                                i, cpu->segs[S_CS].selector, cpu->rip, pc->icount);
+                }
+                fire_timers(pc);
+                if (why == X86_EXIT_HALTED) {
+                    break;
+                }
+                /* The whole slice (instructions, or events delivered in an
+                 * exception storm), or what ran before a stop request (a
+                 * timer armed inside the slice, an INIT to itself). */
+                turn -= why == X86_EXIT_QUANTUM ? budget : MIN(turn, MAX(ran, 1));
             }
         }
         serial16550_poll(pc->serial);
-        if (!running) {
-            bool waiting = false;
 
-            for (unsigned i = 0; i < pc->smp; i++) {
-                waiting |= pc->cpus[i]->halted && (pc->cpus[i]->eflags & X86_IF);
-            }
-            /* Halted everywhere. */
-            if (waiting) {
-                return stop(pc, PC_STOP_IDLE, PC_EXIT_IDLE,
-                            "all CPUs halted waiting for an interrupt, and this machine has no "
-                            "device that raises one (after %" PRIu64 " instructions)",
-                            pc->icount);
-            }
-            return stop(pc, PC_STOP_HALTED, PC_EXIT_HALTED,
-                        "all CPUs halted with interrupts off (after %" PRIu64 " instructions)",
-                        pc->icount);
+        bool can_run = false, waiting = false;
+        uint64_t dl;
+
+        for (unsigned i = 0; i < pc->smp; i++) {
+            can_run |= cpu_can_run(pc, i);
+            waiting |= !pc->cs[i].wait_sipi && pc->cpus[i]->halted &&
+                       (pc->cpus[i]->eflags & X86_IF);
         }
-        if (max && pc->icount >= max) {
+        bool wake_timer = next_deadline(pc, true, &dl);
+
+        if (max && pc->icount >= max && (can_run || wake_timer)) {
             return stop(pc, PC_STOP_MAX_INSNS, PC_EXIT_MAX_INSNS,
                         "instruction limit reached: %" PRIu64 " instructions executed",
                         pc->icount);
         }
+        if (progress) {
+            stalled = 0;
+            continue;
+        }
+        /* Everyone sleeps: jump to the next timer that wakes someone. */
+        if (wake_timer) {
+            uint64_t now = pc_clock(pc);
+
+            if (dl > now) {
+                pc->idle_ns += dl - now;
+            }
+            fire_timers(pc);
+            continue;
+        }
+        /* Nothing to skip to. A CPU that looks wakeable but made no progress
+         * gets one more round (a wake-up it could not act on yet); after
+         * that nothing will ever change: stop. */
+        if (can_run && !stalled++) {
+            continue;
+        }
+        if (waiting) {
+            return stop(pc, PC_STOP_IDLE, PC_EXIT_IDLE,
+                        "all CPUs halted waiting for an interrupt, and nothing is left that "
+                        "could raise one (after %" PRIu64 " instructions)", pc->icount);
+        }
+        return stop(pc, PC_STOP_HALTED, PC_EXIT_HALTED,
+                    "all CPUs halted with interrupts off (after %" PRIu64 " instructions)",
+                    pc->icount);
     }
 }
 
@@ -580,6 +1074,41 @@ AddressSpace *pc_machine_io(const PcMachine *pc)
 const MultibootBoot *pc_machine_boot(const PcMachine *pc)
 {
     return pc->has_kernel ? &pc->boot : NULL;
+}
+
+Apic *pc_machine_apic(const PcMachine *pc, unsigned i)
+{
+    return i < pc->smp ? pc->apics[i] : NULL;
+}
+
+IoApic *pc_machine_ioapic(const PcMachine *pc)
+{
+    return pc->ioapic;
+}
+
+I440fx *pc_machine_chipset(const PcMachine *pc)
+{
+    return pc->chipset;
+}
+
+FwCfg *pc_machine_fw_cfg(const PcMachine *pc)
+{
+    return pc->fw_cfg;
+}
+
+AddressSpace *pc_machine_dma(const PcMachine *pc)
+{
+    return pc->dma;
+}
+
+bool pc_machine_cpu_waiting_sipi(const PcMachine *pc, unsigned i)
+{
+    return i < pc->smp && pc->cs[i].wait_sipi;
+}
+
+uint64_t pc_machine_clock_ns(const PcMachine *pc)
+{
+    return pc_clock(pc);
 }
 
 void pc_machine_dump_tlbs(PcMachine *pc, GString *out, bool entries)

@@ -1,28 +1,50 @@
 /*
  * The x86 "pc" machine: enough of a PC to run multiboot kernels and ROM
- * images and test the CPU with them. The full device set (local APIC, I/O
- * APIC, PIC, PIT, SMM) belongs to a later issue.
+ * images, SMP guests and SMM firmware code. Not modelled yet: the 8259 PIC,
+ * the PIT, the RTC/CMOS, a PCI bus with devices, PAM shadowing, ACPI.
  *
  * Global map "system" (container, whole 64-bit space; unassigned reads
- * return all-ones, as on PCs):
+ * return all-ones, as on PCs) -- what every CPU sees at priority 0 and what
+ * device (DMA) accesses see, through the "dma" address space:
  *   pc.ram        RAM at 0, --memory bytes (default 128 MiB). Above
  *                 3.5 GiB it is split around the PCI hole: pc.ram is then
  *                 one host block shown by two aliases, ram-below-4g
  *                 (0-0xdfffffff) and ram-above-4g (from 4 GiB).
  *   vga.lowmem    RAM 0xa0000-0xbffff, prio 1: a plain-RAM stand-in for the
  *                 VGA legacy window (no display is modelled).
+ *   ioapic        the I/O APIC (devices/ioapic.h) at 0xfec00000, 4 KiB.
  *   pc.bios       ROM ending at 4 GiB: --bios FILE (a multiple of 64 KiB, at
  *                 most 16 MiB), else a built-in 128 KiB ROM whose reset
  *                 vector (0xfffffff0) runs `cli; hlt` and jumps back to the
  *                 hlt forever.
  *   isa-bios      alias of the last 128 KiB of pc.bios (all of it if it is
  *                 smaller) ending at 1 MiB (0xe0000 for 128 KiB), prio 1.
- *   (PCI hole 0xe0000000-0xfffdffff: nothing yet.)
- * No SMRAM and no APIC pages yet: every CPU view is the global map alone.
+ *
+ * Each CPU's own root (softmmu/cpu_view.h) adds, above the global map:
+ *   cpuN-smram    prio 1: alias of "smram" (pc.ram's bytes 0xa0000-0xbffff,
+ *                 the DRAM the VGA window hides) at 0xa0000, shown exactly
+ *                 while CPU N should see SMRAM: i440fx_smram_visible(SMRAM
+ *                 control register, CPU N in SMM) (devices/i440fx_smram.h).
+ *   apic.cpuN     prio 2: CPU N's local APIC page (devices/apic.h) at its
+ *                 IA32_APIC_BASE (default 0xfee00000), moved and shown/hidden
+ *                 per CPU through the MSR (WRMSR 0x1b). Nobody else sees it.
+ * The "dma" address space is the global map alone: devices never see an
+ * APIC page or SMRAM.
  *
  * I/O space "io" (container, 64 KiB; unassigned ports read all-ones):
- *   0x3f8-0x3ff   serial.com1: 16550A UART (IRQ 4 is not wired: no PIC yet)
+ *   0x3f8-0x3ff   serial.com1: 16550A UART; its interrupt output (OUT2-
+ *                 gated) drives I/O APIC pin 4
  *   0xf4-0xf7     debug-exit: a write of v ends the run with status (v<<1)|1
+ *   0xb2-0xb3     apm: APM control (a write raises an SMI on every CPU not
+ *                 waiting for SIPI: SMI# is one board signal wired to all
+ *                 processors) and APM status (scratch)
+ *   0x510-0x511   fw_cfg: QEMU's firmware configuration interface
+ *                 (devices/fw_cfg.h): signature "QEMU", ID 1 (no DMA), RAM
+ *                 size (key 3, 64-bit), CPU count (key 5) and max CPUs (key
+ *                 0xf, 16-bit)
+ *   0xcf8-0xcff   pci-conf: PCI configuration mechanism #1 reaching the
+ *                 i440FX host bridge 0:0.0 alone (8086:1237, SMRAM control
+ *                 at 0x72); every other device reads all-ones
  *   0x80          stub.port80: POST code port       } stubs: reads 0,
  *   0x61          stub.port61: system control port B } writes ignored;
  *   0x64          stub.port64: 8042 status/command  } nothing behind them
@@ -30,21 +52,47 @@
  * the keyboard controller go on.)
  *
  * CPUs: --smp N (1..64), each on its own CpuView of the global map, all
- * sharing one decoded-code cache. CPU 0 starts from the reset vector, or,
- * with a kernel, directly in the multiboot entry state: the BIOS is not run
- * (as QEMU's pc does with its multiboot option ROM). The other CPUs (APs)
- * stay halted with interrupts off: nothing can send them INIT/SIPI until the
- * APIC issue.
+ * sharing one decoded-code cache, each with its local APIC (APIC ID = CPU
+ * index; CPU 0 is the BSP: IA32_APIC_BASE.BSP set). The APICs and the I/O
+ * APIC share one APIC bus. CPU 0 starts from the reset vector, or, with a
+ * kernel, directly in the multiboot entry state: the BIOS is not run (as
+ * QEMU's pc does with its multiboot option ROM). The other CPUs (APs) wait
+ * for SIPI: they do not run until an INIT and a start-up IPI arrive; a
+ * SIPI with vector V starts one in real mode at V << 12 (CS = V << 8, IP =
+ * 0). An INIT makes an AP wait for SIPI again, and restarts the BSP at the
+ * reset vector. NMIs and SMIs sent to a CPU that waits for SIPI are dropped
+ * (a choice: it is not executing, and the SIPI start-up state must not be
+ * preempted by an SMI latched long before).
+ * MSRs: IA32_APIC_BASE (0x1b) and the x2APIC range (0x800-0x8ff) go to the
+ * CPU's APIC (x2APIC mode itself is not offered: CPUID does not report it).
+ * Not wired yet: CR8 (MOV CR8 keeps its value in the CPU and does not reach
+ * the APIC's TPR), ExtINT (no 8259 to acknowledge), LINT0/LINT1 inputs.
  *
- * Scheduling: pc_machine_run() runs, on the calling thread, each CPU that is
- * not halted for a quantum (10,000 instructions by default) in turn, always
- * in index order: the same image and options always give the same
- * interleaving. It stops when:
+ * Time: the virtual clock (the APIC timers' input) is the number of
+ * instructions retired by all CPUs together, 1 instruction = 1 ns, plus the
+ * time skipped while every CPU sleeps (below). It is deterministic: it does
+ * not depend on the host. Every CPU's TSC reads it too (a 1 GHz TSC,
+ * synchronized across CPUs, plus whatever the guest wrote to the MSR): the
+ * machine moves a CPU's TSC offset on by the time it did not run.
+ *
+ * Scheduling: pc_machine_run() runs, on the calling thread, each CPU that
+ * can run for a quantum (10,000 instructions by default) in turn, always in
+ * index order: the same image and options always give the same
+ * interleaving. A CPU that waits for SIPI never runs; a halted CPU gets a
+ * turn only when something would wake it: a pending SMI (outside SMM), a
+ * pending NMI (outside SMM), or its APIC's INTR line with IF=1. A turn is
+ * cut into slices that end exactly at the nearest APIC timer deadline, and
+ * due timers fire between slices, so a timer interrupt is raised at exactly
+ * the virtual time the APIC asked for. When every CPU sleeps and a timer
+ * that would wake its sleeping CPU is armed, the clock jumps to its
+ * deadline. The run stops when:
  *   - the guest writes the debug-exit port: status (v << 1) | 1 (odd);
- *   - every CPU is halted with interrupts off: PC_EXIT_HALTED (0);
- *   - every CPU is halted and some wait for an interrupt: this machine has
- *     no device that raises one, so nothing can wake them:
- *     PC_EXIT_IDLE (10);
+ *   - no CPU can ever run again and none waits for an interrupt (halted
+ *     with interrupts off, or waiting for SIPI): PC_EXIT_HALTED (0);
+ *   - no CPU can ever run again and some wait for an interrupt that nothing
+ *     is left to raise (no event pending, no timer armed that would wake
+ *     them): PC_EXIT_IDLE (10). Host input to COM1 after that point is not
+ *     waited for;
  *   - a CPU triple-faults (shutdown): PC_EXIT_TRIPLE_FAULT (8);
  *   - the instruction limit is reached (all CPUs together):
  *     PC_EXIT_MAX_INSNS (4);
@@ -59,6 +107,10 @@
 
 #include <stdio.h>
 
+#include "devices/apic.h"
+#include "devices/fw_cfg.h"
+#include "devices/i440fx_smram.h"
+#include "devices/ioapic.h"
 #include "machines/multiboot.h"
 #include "targets/x86/x86_cpu.h"
 
@@ -79,6 +131,9 @@
 #define PC_DEBUG_EXIT_BASE  0xf4u
 #define PC_DEBUG_EXIT_SIZE  4u
 #define PC_DEFAULT_QUANTUM  10000u
+#define PC_IOAPIC_BASE      UINT64_C(0xfec00000)
+#define PC_IOAPIC_ID        0u
+#define PC_COM1_IRQ         4u      /* I/O APIC pin of COM1 */
 
 /* Exit statuses of a run (besides debug-exit's odd (v << 1) | 1). */
 enum {
@@ -149,6 +204,26 @@ MemRegion *pc_machine_system(const PcMachine *pc);
 AddressSpace *pc_machine_io(const PcMachine *pc);
 /* Where the kernel was loaded, or NULL without one. */
 const MultibootBoot *pc_machine_boot(const PcMachine *pc);
+/* Power-on RESET of the whole machine (RAM is kept): every CPU and APIC
+ * to its RESET state, CPU 0 at the reset vector (a kernel is not loaded
+ * again), the APs waiting for SIPI, the I/O APIC, the chipset (SMRAM
+ * control back to 02h: this is what clears D_LCK) and fw_cfg. A finished
+ * run's status is forgotten. Not to be called from inside a run. */
+void pc_machine_reset(PcMachine *pc);
+
+/* The devices, for tests and tools (borrowed). */
+Apic *pc_machine_apic(const PcMachine *pc, unsigned i);   /* NULL if i >= smp */
+IoApic *pc_machine_ioapic(const PcMachine *pc);
+I440fx *pc_machine_chipset(const PcMachine *pc);
+FwCfg *pc_machine_fw_cfg(const PcMachine *pc);
+/* What device (DMA) accesses see: the global map, without any APIC page
+ * or SMRAM. */
+AddressSpace *pc_machine_dma(const PcMachine *pc);
+/* CPU i waits for a SIPI (false if i >= smp). */
+bool pc_machine_cpu_waiting_sipi(const PcMachine *pc, unsigned i);
+/* The virtual clock, in ns (see "Time" above). */
+uint64_t pc_machine_clock_ns(const PcMachine *pc);
+
 /* "info tlb" of every CPU. */
 void pc_machine_dump_tlbs(PcMachine *pc, GString *out, bool entries);
 

@@ -399,6 +399,123 @@ START_TEST(test_self_modifying_code_hard)
 }
 END_TEST
 
+/* --- SMP, per-CPU APICs, SMM (the pc machine's APIC and chipset). --- */
+
+/* apic_ids with --smp n: the fw_cfg line, the BSP's line, one line per AP
+ * in any order (they race for the print lock), then the BSP's summary. */
+static void check_apic_ids(unsigned n)
+{
+    g_autofree char *path = image("apic_ids.bin");
+    g_autofree char *smp = g_strdup_printf("%u", n);
+    Run r = RUN("--kernel", path, "--smp", smp);
+    g_auto(GStrv) lines = g_strsplit(r.out, "\n", -1);
+    guint count = g_strv_length(lines);
+    g_autofree char *first = g_strdup_printf("fw_cfg: QEMU, %u CPUs", n);
+    g_autofree char *last = g_strdup_printf("all %u CPUs reported", n);
+
+    ASSERT_STATUS(r, GUEST_OK);
+    /* n + 2 lines, then the empty string after the last newline. */
+    ck_assert_msg(count == n + 3 && !*lines[count - 1], "want %u lines, got:\n%.3000s",
+                  n + 2, r.out);
+    ck_assert_str_eq(lines[0], first);
+    ck_assert_str_eq(lines[1], "APIC ID 0: ID register 0x00000000, CPUID initial ID 0, BSP, "
+                               "IA32_APIC_BASE 0xfee00900");
+    ck_assert_str_eq(lines[n + 1], last);
+    /* Each AP's line once among the n - 1 lines in between. */
+    for (unsigned i = 1; i < n; i++) {
+        g_autofree char *want = g_strdup_printf(
+            "APIC ID %u: ID register 0x%08x, CPUID initial ID %u, AP, IA32_APIC_BASE 0xfee00800",
+            i, i << 24, i);
+        bool found = false;
+
+        for (unsigned j = 2; j <= n; j++) {
+            found |= strcmp(lines[j], want) == 0;
+        }
+        ck_assert_msg(found, "missing \"%s\" in:\n%.3000s", want, r.out);
+    }
+    run_clear(&r);
+}
+
+/* INIT-SIPI-SIPI through a real-mode trampoline; every CPU reads its own
+ * APIC at 0xfee00020; fw_cfg gives the CPU count. */
+START_TEST(test_apic_ids)
+{
+    check_apic_ids(4);
+    check_apic_ids(1);
+    check_apic_ids(2);
+    check_apic_ids(13);
+}
+END_TEST
+
+/* One CPU moves, disables and re-enables its APIC page; the others keep
+ * theirs and see RAM where CPU 2's page went. */
+START_TEST(test_apic_relocate)
+{
+    g_autofree char *path = image("apic_relocate.bin");
+    Run r = RUN("--kernel", path, "--smp", "4");
+
+    ASSERT_OUT(r, "fw_cfg: 4 CPUs\n"
+                  "cpu2: before: IA32_APIC_BASE 0xfee00800, CPUID.1:EDX.APIC=1\n"
+                  "cpu2: after WRMSR: IA32_APIC_BASE 0x00800800, CPUID.1:EDX.APIC=1\n"
+                  "cpu2: [NEW_BASE+0x20]=0x02000000 [0xfee00020]=0xffffffff\n"
+                  "cpu0: [NEW_BASE+0x20]=0x5a5a5a5a [0xfee00020]=0x00000000\n"
+                  "cpu1: [NEW_BASE+0x20]=0x5a5a5a5a [0xfee00020]=0x01000000\n"
+                  "cpu3: [NEW_BASE+0x20]=0x5a5a5a5a [0xfee00020]=0x03000000\n"
+                  "cpu2: disabled: IA32_APIC_BASE 0x00800000, CPUID.1:EDX.APIC=0\n"
+                  "cpu2: [NEW_BASE+0x20]=0x5a5a5a5a [0xfee00020]=0xffffffff\n"
+                  "cpu2: enabled again: IA32_APIC_BASE 0xfee00800, CPUID.1:EDX.APIC=1\n"
+                  "cpu2: [NEW_BASE+0x20]=0x5a5a5a5a [0xfee00020]=0x02000000\n"
+                  "apic_relocate done\n");
+    ASSERT_STATUS(r, GUEST_OK);
+    run_clear(&r);
+
+    /* Too few CPUs: the image says so. */
+    r = RUN("--kernel", path, "--smp", "2");
+    ASSERT_HAS(r.out, "FAIL: apic_relocate needs --smp 3 or more");
+    ASSERT_STATUS(r, DEBUG_STATUS(0x11));
+    run_clear(&r);
+}
+END_TEST
+
+/* SMRAM control (G_SMRAME, D_OPEN, D_LCK), SMIs from the APM port, SMRAM
+ * over the VGA window in SMM only, SMBASE relocated into SMRAM. */
+START_TEST(test_smm)
+{
+    g_autofree char *path = image("smm.bin");
+    static const char *smps[] = { "1", "2" };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(smps); i++) {
+        Run r = RUN("--kernel", path, "--smp", smps[i]);
+
+        ASSERT_OUT(r, "host bridge 0:0.0 id=0x12378086, 0:1.0 id=0xffffffff\n"
+                      "SMRAM control=0x00000002\n"
+                      "open SMRAM (G_SMRAME|D_OPEN):\n"
+                      "SMRAM control=0x0000004a\n"
+                      "0xa0000 reads 0x00000000\n"
+                      "0xa0000 reads 0x41524d53\n"
+                      "close SMRAM (G_SMRAME):\n"
+                      "SMRAM control=0x0000000a\n"
+                      "0xa0000 reads 0x21414756\n"
+                      "SMI through APM control (0xb2):\n"
+                      "handler 1 ran 1x: 0xa0000 in SMM=0x41524d53 revision=0x00020064 "
+                      "SMBASE=0x00030000 APMC=0x0000005a\n"
+                      "after RSM: 0xa0000 reads 0x21414756\n"
+                      "second SMI (SMBASE now 0xa0000, handler in SMRAM):\n"
+                      "handler 2 ran 1x: cs=0x0000a000 0xa0000 in SMM=0x41524d53\n"
+                      "after RSM: 0xa0000 reads 0x21414756\n"
+                      "lock (G_SMRAME|D_LCK), then try D_OPEN:\n"
+                      "SMRAM control=0x0000001a\n"
+                      "SMRAM control=0x0000001a\n"
+                      "0xa0000 reads 0x21414756\n"
+                      "handler 2 ran 2x: cs=0x0000a000 0xa0000 in SMM=0x41524d53\n"
+                      "APM status (0xb3) reads 0x000000a5\n"
+                      "smm done\n");
+        ASSERT_STATUS(r, GUEST_OK);
+        run_clear(&r);
+    }
+}
+END_TEST
+
 /* Write `len` bytes to a new file in dir; returns its path. */
 static char *write_file(const char *dir, const char *name, const void *data, size_t len)
 {
@@ -596,7 +713,7 @@ START_TEST(test_smp)
         ASSERT_STATUS(r, GUEST_OK);
         run_clear(&r);
     }
-    /* The APs are halted with interrupts off: CPU 0 halting ends the run. */
+    /* The APs wait for INIT/SIPI: CPU 0 halting ends the run. */
     Run r = run_control("halt", "--smp", "8");
     ASSERT_STATUS(r, PC_EXIT_HALTED);
     run_clear(&r);
@@ -1483,6 +1600,9 @@ static Suite *guest_suite(void)
     tcase_add_test(tc, test_bios_modes);
     tcase_add_test(tc, test_self_modifying_code_hard);
     tcase_add_test(tc, test_multiboot_info);
+    tcase_add_test(tc, test_apic_ids);
+    tcase_add_test(tc, test_apic_relocate);
+    tcase_add_test(tc, test_smm);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("machine");
