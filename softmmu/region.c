@@ -13,6 +13,7 @@
  * mutation commits at once and a batch inside a transaction commits once.
  */
 #include <string.h>
+#include <sys/mman.h>
 
 #include "softmmu/region_internal.h"
 
@@ -69,6 +70,51 @@ static bool check_host_size(const char *name, uint64_t size, GError **err)
     return true;
 }
 
+/*
+ * Guest RAM from the host. Large RAM is mapped 2 MiB-aligned and marked as
+ * eligible for transparent huge pages (as QEMU does): a guest striding
+ * through megabytes would otherwise miss the host's TLB on every page, and
+ * which host pages it gets would make timings vary from run to run.
+ * Fresh anonymous mappings are zero-filled and committed lazily.
+ */
+#define HUGE_ALIGN (2u << 20)
+
+static void *ram_alloc(uint64_t size, uint64_t *mapped)
+{
+    *mapped = 0;
+    if (size < HUGE_ALIGN) {
+        return g_try_malloc0(size);
+    }
+    size_t len = (size_t)size + HUGE_ALIGN;
+    uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                      -1, 0);
+    if (p == MAP_FAILED) {
+        return NULL;
+    }
+    uint8_t *aligned = (uint8_t *)(((uintptr_t)p + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+    if (aligned > p) {
+        munmap(p, (size_t)(aligned - p));
+    }
+    size_t tail = (size_t)((p + len) - (aligned + size));
+    if (tail) {
+        munmap(aligned + size, tail);
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(aligned, (size_t)size, MADV_HUGEPAGE);
+#endif
+    *mapped = size;
+    return aligned;
+}
+
+static void ram_free(void *p, uint64_t mapped)
+{
+    if (mapped) {
+        munmap(p, (size_t)mapped);
+    } else {
+        g_free(p);
+    }
+}
+
 static MemRegion *mr_new_backed(const char *name, MemRegionKind kind, uint64_t size,
                                 void *host, GError **err)
 {
@@ -82,7 +128,7 @@ static MemRegion *mr_new_backed(const char *name, MemRegionKind kind, uint64_t s
     if (host) {
         mr->ram = host;
     } else {
-        mr->ram = g_try_malloc0(size);
+        mr->ram = ram_alloc(size, &mr->ram_mapped);
         mr->ram_owned = true;
         if (!mr->ram) {
             g_set_error(err, MEM_ERROR, MEM_ERROR_NO_MEMORY,
@@ -234,7 +280,7 @@ static void mr_finalize(MemRegion *mr)
     }
     mem_region_finalize_cache(mr);
     if (mr->ram_owned) {
-        g_free(mr->ram);
+        ram_free(mr->ram, mr->ram_mapped);
     }
     g_free(mr->dirty);
     if (mr->coalesced) {

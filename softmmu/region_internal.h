@@ -38,6 +38,7 @@ struct MemRegion {
     /* RAM backing (RAM, ROM, ROMD). */
     uint8_t *ram;
     bool ram_owned;
+    uint64_t ram_mapped;     /* owned RAM from mmap (its length), or 0: from g_malloc */
     uint8_t dirty_log_mask;
     uint8_t *dirty;          /* one byte per dirty page: a bit per client */
 
