@@ -16,8 +16,16 @@ $(BUILD)/CMakeCache.txt: | deps
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The memory core's per-CPU views, then a real guest: four x86 CPUs brought
+# up with INIT/SIPI, each reading its own APIC ID at the same physical address
+# (debug-exit status 33 is the guest's "all good").
 run: build
 	$(BUILD)/mmusim demo
+	@if [ -x $(BUILD)/mmusim ] && [ -f $(BUILD)/tests/guest/x86/apic_ids.bin ]; then \
+	  echo; echo "== mmusim run --smp 4 --kernel tests/guest/x86/apic_ids.bin =="; \
+	  $(BUILD)/mmusim run --smp 4 --kernel $(BUILD)/tests/guest/x86/apic_ids.bin; \
+	  st=$$?; [ $$st -eq 33 ] || { echo "guest failed (status $$st)"; exit 1; }; \
+	fi
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
