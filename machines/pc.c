@@ -1,6 +1,7 @@
 /*
  * The x86 pc machine (pc.h): memory map, I/O space, CPUs, local APICs and
- * the I/O APIC, the SMM chipset logic, fw_cfg, and the round-robin
+ * the I/O APIC, the 8259 pair and the 8254, the SMM chipset logic, fw_cfg,
+ * and the round-robin
  * scheduler with its virtual clock.
  */
 #include "machines/pc.h"
@@ -22,7 +23,6 @@ typedef struct PcStub {
 
 static const PcStub pc_stubs[] = {
     { 0x80, "stub.port80" },  /* POST diagnostic code */
-    { 0x61, "stub.port61" },  /* system control port B (speaker, refresh toggle) */
     { 0x64, "stub.port64" },  /* 8042 keyboard controller status/command */
 };
 
@@ -35,6 +35,15 @@ typedef struct PcCpuState {
     uint64_t timer_deadline;  /* virtual ns */
     uint64_t tsc_lag;         /* clock - icount already added to the CPU's TSC offset */
 } PcCpuState;
+
+/* What CPU i's view maps as its APIC page: a pass-through to the APIC's own
+ * register page that also notices TPR writes, so that CR8 (cpu->cr8, what
+ * MOV from CR8 reads) stays TPR[7:4]. */
+typedef struct PcApicPage {
+    struct PcMachine *pc;
+    unsigned index;
+    MemRegion *mr;            /* the creator's reference */
+} PcApicPage;
 
 struct PcMachine {
     unsigned smp;
@@ -63,6 +72,14 @@ struct PcMachine {
     ApicBus *apic_bus;
     Apic **apics;
     IoApic *ioapic;
+    PcApicPage *apic_pages;
+    MemRegionOps apic_page_ops;
+
+    PicPair *pic;
+    Pit *pit;
+    bool pit_timer_armed;     /* call pit_timer_fire() at pit_deadline */
+    uint64_t pit_deadline;    /* virtual ns */
+    unsigned pit_futile;      /* idle skips to PIT deadlines in a row that woke nobody */
 
     CpuView **views;
     X86Cpu **cpus;
@@ -182,6 +199,15 @@ static void chipset_apm_control(void *opaque, G_GNUC_UNUSED uint8_t value)
 
 /* --- The CPU hooks. --- */
 
+/* CR8 is TPR[7:4] (SDM Vol. 3A 10.8.6): keep cpu->cr8, what MOV from CR8
+ * reads, equal to it after anything that may have changed the TPR. */
+static void sync_cr8(PcMachine *pc, unsigned i)
+{
+    if (pc->cpus && i < pc->smp && pc->cpus[i]) {
+        pc->cpus[i]->cr8 = apic_get_tpr(pc->apics[i]) >> 4;
+    }
+}
+
 static int pc_pending_irq(void *machine, X86Cpu *cpu)
 {
     PcMachine *pc = machine;
@@ -202,7 +228,42 @@ static bool pc_wrmsr(void *machine, X86Cpu *cpu, uint32_t msr, uint64_t val)
 {
     PcMachine *pc = machine;
 
-    return apic_is_apic_msr(msr) && apic_msr_write(pc->apics[cpu->index], msr, val);
+    if (!apic_is_apic_msr(msr) || !apic_msr_write(pc->apics[cpu->index], msr, val)) {
+        return false;
+    }
+    sync_cr8(pc, cpu->index);   /* the x2APIC TPR (0x808), or a reset by EN = 0 */
+    return true;
+}
+
+/* MOV to CR8 sets the APIC's TPR (CR8[3:0] << 4, from x86_write_cr). */
+static uint8_t pc_get_tpr(void *machine, X86Cpu *cpu)
+{
+    PcMachine *pc = machine;
+
+    return apic_get_tpr(pc->apics[cpu->index]);
+}
+
+static void pc_set_tpr(void *machine, X86Cpu *cpu, uint8_t tpr)
+{
+    PcMachine *pc = machine;
+
+    apic_set_tpr(pc->apics[cpu->index], tpr);
+    sync_cr8(pc, cpu->index);
+}
+
+/* Every APIC is created with x2APIC mode available: CPUID.01H:ECX[21]. */
+static bool pc_has_x2apic(G_GNUC_UNUSED void *machine, G_GNUC_UNUSED X86Cpu *cpu)
+{
+    return true;
+}
+
+/* CPUID.01H:EDX[9] follows IA32_APIC_BASE.EN: also set in x2APIC mode,
+ * where the register page is gone from the CPU's view. */
+static bool pc_apic_hw_enabled(void *machine, X86Cpu *cpu)
+{
+    PcMachine *pc = machine;
+
+    return apic_hw_enabled(pc->apics[cpu->index]);
 }
 
 /* The CPU entered or left SMM: its SMRAM window follows the chipset rule. */
@@ -216,7 +277,39 @@ static const X86MachineOps pc_machine_ops = {
     .rdmsr = pc_rdmsr,
     .wrmsr = pc_wrmsr,
     .smm_changed = pc_smm_changed,
+    .get_tpr = pc_get_tpr,
+    .set_tpr = pc_set_tpr,
+    .has_x2apic = pc_has_x2apic,
+    .apic_hw_enabled = pc_apic_hw_enabled,
 };
+
+/* The APIC page wrapper (PcApicPage): the APIC's own callbacks, plus CR8
+ * kept in step with TPR writes. */
+static MemRegion *apic_page_target(PcApicPage *pg)
+{
+    return apic_region(pg->pc->apics[pg->index]);
+}
+
+static MemResult apic_page_read(void *opaque, uint64_t offset, uint64_t *value, unsigned size,
+                                MemAttrs attrs)
+{
+    MemRegion *r = apic_page_target(opaque);
+
+    return mr_ops(r)->read(mr_opaque(r), offset, value, size, attrs);
+}
+
+static MemResult apic_page_write(void *opaque, uint64_t offset, uint64_t value, unsigned size,
+                                 MemAttrs attrs)
+{
+    PcApicPage *pg = opaque;
+    MemRegion *r = apic_page_target(pg);
+    MemResult res = mr_ops(r)->write(mr_opaque(r), offset, value, size, attrs);
+
+    if (offset <= APIC_REG_TPR && offset + size > APIC_REG_TPR) {
+        sync_cr8(pg->pc, pg->index);
+    }
+    return res;
+}
 
 /* --- The APICs' host: what the machine does for each local APIC. --- */
 
@@ -344,27 +437,99 @@ static void apic_host_mmio_changed(void *opaque, unsigned i, uint64_t base, bool
     mem_transaction_commit();
 }
 
+/* The INTA cycle of an ExtINT goes to the 8259 pair (whichever CPU takes
+ * it: on PCs only the BSP's LINT0 is wired to the PIC, but an I/O APIC
+ * ExtINT message may go elsewhere). */
+static int apic_host_extint_ack(void *opaque, G_GNUC_UNUSED unsigned i)
+{
+    PcMachine *pc = opaque;
+
+    return pc->pic ? pic_acknowledge(pc->pic) : -1;
+}
+
 static const ApicHost pc_apic_host = {
     .set_intr = apic_host_set_intr,
     .nmi = apic_host_nmi,
     .smi = apic_host_smi,
     .init = apic_host_init,
     .sipi = apic_host_sipi,
-    /* No 8259: an ExtINT is acknowledged by nobody (the APIC reports it). */
-    .extint_ack = NULL,
+    .extint_ack = apic_host_extint_ack,
     .clock_ns = apic_host_clock_ns,
     .timer_set = apic_host_timer_set,
     .timer_cancel = apic_host_timer_cancel,
     .mmio_changed = apic_host_mmio_changed,
 };
 
-/* COM1's interrupt output is ISA IRQ 4: I/O APIC pin 4. */
+/* COM1's interrupt output is ISA IRQ 4: 8259 IRQ 4 and I/O APIC pin 4. */
 static void serial_irq(void *opaque, bool level)
 {
     PcMachine *pc = opaque;
 
+    if (pc->pic) {
+        pic_set_irq(pc->pic, PC_COM1_ISA_IRQ, level);
+    }
     ioapic_set_irq(pc->ioapic, PC_COM1_IRQ, level);
 }
+
+/* --- The 8259 pair and the 8254. --- */
+
+/* The master's INT output is the BSP's LINT0 (ExtINT in virtual wire
+ * mode; passed straight to INTR while the APIC is hardware-disabled). */
+static void pic_host_set_intr(void *opaque, bool level)
+{
+    PcMachine *pc = opaque;
+
+    if (pc->apics && pc->apics[0]) {
+        apic_set_lint(pc->apics[0], 0, level);
+    }
+}
+
+static const PicHost pc_pic_host = {
+    .set_intr = pic_host_set_intr,
+};
+
+static uint64_t pit_host_clock_ns(void *opaque)
+{
+    return pc_clock(opaque);
+}
+
+/* OUT0 is ISA IRQ0: 8259 IRQ 0, and I/O APIC pin 2 (the PC's interrupt
+ * source override: ISA IRQ0 is GSI 2; pin 0 is the 8259's INTR). */
+static void pit_host_set_irq0(void *opaque, bool level)
+{
+    PcMachine *pc = opaque;
+
+    if (pc->pic) {
+        pic_set_irq(pc->pic, 0, level);
+    }
+    ioapic_set_irq(pc->ioapic, PC_PIT_GSI, level);
+}
+
+/* The PIT's wake-up shares the scheduler's deadlines with the APIC timers. */
+static void pit_host_timer_set(void *opaque, uint64_t deadline_ns)
+{
+    PcMachine *pc = opaque;
+
+    pc->pit_timer_armed = true;
+    pc->pit_deadline = deadline_ns;
+    if (pc->current && deadline_ns < pc->slice_end) {
+        kick_current(pc);
+    }
+}
+
+static void pit_host_timer_cancel(void *opaque)
+{
+    PcMachine *pc = opaque;
+
+    pc->pit_timer_armed = false;
+}
+
+static const PitHost pc_pit_host = {
+    .clock_ns = pit_host_clock_ns,
+    .set_irq0 = pit_host_set_irq0,
+    .timer_set = pit_host_timer_set,
+    .timer_cancel = pit_host_timer_cancel,
+};
 
 /* The guest wrote the debug-exit port: stop the CPU that did. */
 static void pc_debug_exit(void *opaque, G_GNUC_UNUSED uint64_t value,
@@ -504,7 +669,7 @@ static bool build_interrupts(PcMachine *pc, GError **err)
             .cpu_index = i,
             .apic_id = i,
             .bsp = i == 0,
-            .x2apic = false,   /* CPUID does not offer x2APIC */
+            .x2apic = true,    /* CPUID.01H:ECX[21] offers it (pc_has_x2apic) */
             .host = &pc_apic_host,
             .host_opaque = pc,
         };
@@ -566,6 +731,19 @@ static bool build_io(PcMachine *pc, const PcConfig *cfg, GError **err)
             return false;
         }
     }
+    /* The 8259 pair and the 8254 with port 0x61. */
+    pc->pic = pic_new(&pc_pic_host, pc, err);
+    if (!pc->pic ||
+        !mr_add_subregion(pc->io_root, PIC_MASTER_PORT, pic_region_master(pc->pic), err) ||
+        !mr_add_subregion(pc->io_root, PIC_SLAVE_PORT, pic_region_slave(pc->pic), err) ||
+        !mr_add_subregion(pc->io_root, PIC_ELCR_PORT, pic_region_elcr(pc->pic), err)) {
+        return false;
+    }
+    pc->pit = pit_new(&pc_pit_host, pc, err);
+    if (!pc->pit || !mr_add_subregion(pc->io_root, PIT_PORT, pit_region(pc->pit), err) ||
+        !mr_add_subregion(pc->io_root, PIT_PORT61, pit_port61_region(pc->pit), err)) {
+        return false;
+    }
     /* The chipset: PCI configuration mechanism #1 (host bridge with the
      * SMRAM control register) and the APM ports. */
     I440fxHooks hooks = {
@@ -598,8 +776,23 @@ static bool build_io(PcMachine *pc, const PcConfig *cfg, GError **err)
 static bool build_views(PcMachine *pc, GError **err)
 {
     pc->views = g_new0(CpuView *, pc->smp);
+    pc->apic_pages = g_new0(PcApicPage, pc->smp);
+    /* The APIC's own access rules, with the pass-through callbacks. */
+    pc->apic_page_ops = *mr_ops(apic_region(pc->apics[0]));
+    pc->apic_page_ops.read = apic_page_read;
+    pc->apic_page_ops.write = apic_page_write;
     for (unsigned i = 0; i < pc->smp; i++) {
-        MemRegion *apic = apic_region(pc->apics[i]);
+        PcApicPage *pg = &pc->apic_pages[i];
+
+        pg->pc = pc;
+        pg->index = i;
+        pg->mr = mr_new_mmio(mr_name(apic_region(pc->apics[i])),
+                             mr_size(apic_region(pc->apics[i])), &pc->apic_page_ops, pg, err);
+        if (!pg->mr) {
+            return false;
+        }
+
+        MemRegion *apic = pg->mr;
         CpuViewConfig vcfg = {
             .cpu_index = i,
             .global_map = pc->system,
@@ -712,6 +905,10 @@ PcMachine *pc_machine_new(const PcConfig *cfg, GError **err)
          build_views(pc, err);
     mem_transaction_commit();
     ok = ok && build_cpus(pc, cfg, err);
+    if (ok) {
+        /* What a BIOS leaves for the 8259 (pc.h). */
+        apic_setup_virtual_wire(pc->apics[0]);
+    }
     if (ok && cfg->kernel) {
         ok = load_kernel(pc, cfg, err);
     }
@@ -761,6 +958,15 @@ void pc_machine_free(PcMachine *pc)
     for (size_t i = 0; i < G_N_ELEMENTS(pc->stubs); i++) {
         mr_unref(pc->stubs[i]);
     }
+    pit_free(pc->pit);   /* no callback: its timer request is forgotten with pc */
+    pic_free(pc->pic);
+    /* The APIC page wrappers (the views dropped theirs) before the APICs
+     * they forward to. */
+    if (pc->apic_pages) {
+        for (unsigned i = 0; i < pc->smp; i++) {
+            mr_unref(pc->apic_pages[i].mr);
+        }
+    }
     if (pc->apics) {
         for (unsigned i = 0; i < pc->smp; i++) {
             apic_free(pc->apics[i]);
@@ -774,6 +980,7 @@ void pc_machine_free(PcMachine *pc)
     fw_cfg_free(pc->fw_cfg);
     debug_exit_free(pc->debug_exit);
     serial16550_free(pc->serial);
+    g_free(pc->apic_pages);
     g_free(pc->apics);
     g_free(pc->cpus);
     g_free(pc->views);
@@ -796,7 +1003,12 @@ void pc_machine_reset(PcMachine *pc)
         pc->cs[i].wait_sipi = i != 0;
         cpu->halted = i != 0;
     }
+    pit_reset(pc->pit);            /* OUT0 high, timer cancelled */
+    pc->pit_timer_armed = false;
+    pc->pit_futile = 0;
+    pic_reset(pc->pic);            /* uninitialized: INTR low */
     ioapic_reset(pc->ioapic);
+    apic_setup_virtual_wire(pc->apics[0]);   /* as at creation (pc.h) */
     i440fx_reset(pc->chipset);     /* clears D_LCK */
     fw_cfg_reset(pc->fw_cfg);
     debug_exit_clear(pc->debug_exit);
@@ -844,7 +1056,32 @@ static bool cpu_can_run(const PcMachine *pc, unsigned i)
     return (cpu->eflags & X86_IF) && pc->cs[i].intr;
 }
 
-/* The nearest armed APIC timer deadline; `useful` keeps only timers whose
+/* May the PIT's next OUT0 transition wake a sleeping CPU? IRQ0 must be
+ * unmasked at the 8259 master or at I/O APIC pin 2, and some CPU must be
+ * halted with IF=1. Beyond that the machine does not work out the whole
+ * path (PIC priorities, LINT0, the redirection entry's destination, PPR):
+ * it tries, and after two skips in a row to PIT transitions that woke
+ * nobody (a rising edge is among any two) it stops skipping to them until
+ * some CPU runs again (pit_futile). */
+static bool pit_may_wake(const PcMachine *pc)
+{
+    bool sleeper = false;
+
+    if (pc->pit_futile >= 2) {
+        return false;
+    }
+    if ((pic_peek_imr(pc->pic, 0) & 1) &&
+        (ioapic_redirection(pc->ioapic, PC_PIT_GSI) & IOAPIC_RTE_MASKED)) {
+        return false;
+    }
+    for (unsigned i = 0; i < pc->smp; i++) {
+        sleeper |= !pc->cs[i].wait_sipi && pc->cpus[i]->halted &&
+                   (pc->cpus[i]->eflags & X86_IF);
+    }
+    return sleeper;
+}
+
+/* The nearest armed timer deadline (APIC timers, the PIT); `useful` keeps only timers whose
  * expiry wakes their sleeping CPU (an unmasked fixed vector above the
  * APIC's processor priority, IF=1): those are worth skipping time for. */
 static bool next_deadline(const PcMachine *pc, bool useful, uint64_t *when)
@@ -872,6 +1109,11 @@ static bool next_deadline(const PcMachine *pc, bool useful, uint64_t *when)
         *when = cs->timer_deadline;
         found = true;
     }
+    if (pc->pit_timer_armed && pc->pit_deadline < *when &&
+        (!useful || pit_may_wake(pc))) {
+        *when = pc->pit_deadline;
+        found = true;
+    }
     return found;
 }
 
@@ -888,6 +1130,10 @@ static void fire_timers(PcMachine *pc)
             cs->timer_armed = false;
             apic_timer_fire(pc->apics[i]);
         }
+    }
+    for (unsigned n = 0; n < 4 && pc->pit_timer_armed && pc->pit_deadline <= now; n++) {
+        pc->pit_timer_armed = false;
+        pit_timer_fire(pc->pit);
     }
 }
 
@@ -951,6 +1197,7 @@ int pc_machine_run(PcMachine *pc, const PcRunLimits *lim)
                     cpu->tsc_offset += lag - pc->cs[i].tsc_lag;
                     pc->cs[i].tsc_lag = lag;
                 }
+                sync_cr8(pc, i);
                 pc->current = cpu;
                 pc->slice_start = cpu->icount;
                 pc->slice_end = now + budget;
@@ -1007,16 +1254,26 @@ int pc_machine_run(PcMachine *pc, const PcRunLimits *lim)
         }
         if (progress) {
             stalled = 0;
+            pc->pit_futile = 0;
             continue;
         }
         /* Everyone sleeps: jump to the next timer that wakes someone. */
         if (wake_timer) {
             uint64_t now = pc_clock(pc);
+            bool pit_due = pc->pit_timer_armed && pc->pit_deadline == dl;
 
             if (dl > now) {
                 pc->idle_ns += dl - now;
             }
             fire_timers(pc);
+            if (pit_due) {
+                bool woke = false;
+
+                for (unsigned i = 0; i < pc->smp; i++) {
+                    woke |= cpu_can_run(pc, i);
+                }
+                pc->pit_futile = woke ? 0 : pc->pit_futile + 1;
+            }
             continue;
         }
         /* Nothing to skip to. A CPU that looks wakeable but made no progress
@@ -1094,6 +1351,16 @@ I440fx *pc_machine_chipset(const PcMachine *pc)
 FwCfg *pc_machine_fw_cfg(const PcMachine *pc)
 {
     return pc->fw_cfg;
+}
+
+PicPair *pc_machine_pic(const PcMachine *pc)
+{
+    return pc->pic;
+}
+
+Pit *pc_machine_pit(const PcMachine *pc)
+{
+    return pc->pit;
 }
 
 AddressSpace *pc_machine_dma(const PcMachine *pc)

@@ -1,7 +1,7 @@
 /*
  * The x86 "pc" machine: enough of a PC to run multiboot kernels and ROM
- * images, SMP guests and SMM firmware code. Not modelled yet: the 8259 PIC,
- * the PIT, the RTC/CMOS, a PCI bus with devices, PAM shadowing, ACPI.
+ * images, SMP guests and SMM firmware code. Not modelled yet: the RTC/CMOS,
+ * a PCI bus with devices, PAM shadowing, ACPI.
  *
  * Global map "system" (container, whole 64-bit space; unassigned reads
  * return all-ones, as on PCs) -- what every CPU sees at priority 0 and what
@@ -33,7 +33,15 @@
  *
  * I/O space "io" (container, 64 KiB; unassigned ports read all-ones):
  *   0x3f8-0x3ff   serial.com1: 16550A UART; its interrupt output (OUT2-
- *                 gated) drives I/O APIC pin 4
+ *                 gated) is ISA IRQ 4: 8259 IRQ 4 and I/O APIC pin 4
+ *   0x20-0x21     pic.master } the 8259A pair (devices/pic8259.h), power-up
+ *   0xa0-0xa1     pic.slave  } state (uninitialized: the guest programs
+ *   0x4d0-0x4d1   pic.elcr   } it); the master's INT drives the BSP's LINT0
+ *   0x40-0x43     pit: the 8254 (devices/pit8254.h), power-up state,
+ *                 clocked by the virtual clock; OUT0 is ISA IRQ0: 8259
+ *                 IRQ 0 and I/O APIC pin 2 (GSI 2, the PC's override)
+ *   0x61          pit.port61: system control port B (counter 2 gate and
+ *                 OUT, speaker enable, refresh toggle)
  *   0xf4-0xf7     debug-exit: a write of v ends the run with status (v<<1)|1
  *   0xb2-0xb3     apm: APM control (a write raises an SMI on every CPU not
  *                 waiting for SIPI: SMI# is one board signal wired to all
@@ -46,8 +54,7 @@
  *                 i440FX host bridge 0:0.0 alone (8086:1237, SMRAM control
  *                 at 0x72); every other device reads all-ones
  *   0x80          stub.port80: POST code port       } stubs: reads 0,
- *   0x61          stub.port61: system control port B } writes ignored;
- *   0x64          stub.port64: 8042 status/command  } nothing behind them
+ *   0x64          stub.port64: 8042 status/command  } writes ignored
  * (0x64 reading 0 means "8042 input buffer empty", so guests that wait for
  * the keyboard controller go on.)
  *
@@ -64,9 +71,22 @@
  * (a choice: it is not executing, and the SIPI start-up state must not be
  * preempted by an SMI latched long before).
  * MSRs: IA32_APIC_BASE (0x1b) and the x2APIC range (0x800-0x8ff) go to the
- * CPU's APIC (x2APIC mode itself is not offered: CPUID does not report it).
- * Not wired yet: CR8 (MOV CR8 keeps its value in the CPU and does not reach
- * the APIC's TPR), ExtINT (no 8259 to acknowledge), LINT0/LINT1 inputs.
+ * CPU's APIC. x2APIC mode is offered (CPUID.01H:ECX[21]); entering it
+ * (WRMSR 0x1b with EN and EXTD) removes the APIC page from that CPU's view
+ * (the addresses show what lies beneath) and the registers are MSRs.
+ * CPUID.01H:EDX[9] (APIC) follows IA32_APIC_BASE.EN, in either mode.
+ * CR8 is the APIC's TPR[7:4] (10.8.6): MOV to CR8 sets TPR = CR8 << 4; the
+ * CPU's cr8 follows every TPR change (page, MSR, CR8, reset).
+ *
+ * Legacy interrupts: the 8259 master's INT output is the BSP's LINT0, and
+ * an ExtINT's INTA cycle (apic_take_interrupt) is pic_acknowledge(). LINT1
+ * is not driven (no NMI sources). At creation and at pc_machine_reset() the
+ * BSP's APIC is put in virtual wire mode (apic_setup_virtual_wire: SVR
+ * 0x1ff, LINT0 ExtINT, LINT1 NMI), as a BIOS leaves it: the BIOS is not run
+ * for a multiboot kernel, and kernels that drive the 8259 (and never touch
+ * the APIC) expect its interrupts to reach the CPU. The APs' APICs stay in
+ * their power-up state. The PIC and the PIT are left in their power-up
+ * state (no BIOS initialization): the guest programs them.
  *
  * Time: the virtual clock (the APIC timers' input) is the number of
  * instructions retired by all CPUs together, 1 instruction = 1 ns, plus the
@@ -81,11 +101,15 @@
  * interleaving. A CPU that waits for SIPI never runs; a halted CPU gets a
  * turn only when something would wake it: a pending SMI (outside SMM), a
  * pending NMI (outside SMM), or its APIC's INTR line with IF=1. A turn is
- * cut into slices that end exactly at the nearest APIC timer deadline, and
- * due timers fire between slices, so a timer interrupt is raised at exactly
- * the virtual time the APIC asked for. When every CPU sleeps and a timer
- * that would wake its sleeping CPU is armed, the clock jumps to its
- * deadline. The run stops when:
+ * cut into slices that end exactly at the nearest timer deadline (the APIC
+ * timers', and the PIT's next OUT0 transition), and due timers fire between
+ * slices, so a timer interrupt is raised at exactly the virtual time the
+ * device asked for. When every CPU sleeps and a timer that would wake its
+ * sleeping CPU is armed, the clock jumps to its deadline. For the PIT the
+ * machine only checks that IRQ0 is unmasked at the 8259 or at I/O APIC pin
+ * 2 and that a CPU is halted with IF=1; after two such jumps in a row that
+ * woke nobody it stops jumping to PIT deadlines until some CPU runs again.
+ * The run stops when:
  *   - the guest writes the debug-exit port: status (v << 1) | 1 (odd);
  *   - no CPU can ever run again and none waits for an interrupt (halted
  *     with interrupts off, or waiting for SIPI): PC_EXIT_HALTED (0);
@@ -111,6 +135,8 @@
 #include "devices/fw_cfg.h"
 #include "devices/i440fx_smram.h"
 #include "devices/ioapic.h"
+#include "devices/pic8259.h"
+#include "devices/pit8254.h"
 #include "machines/multiboot.h"
 #include "targets/x86/x86_cpu.h"
 
@@ -134,6 +160,8 @@
 #define PC_IOAPIC_BASE      UINT64_C(0xfec00000)
 #define PC_IOAPIC_ID        0u
 #define PC_COM1_IRQ         4u      /* I/O APIC pin of COM1 */
+#define PC_COM1_ISA_IRQ     4u      /* 8259 IRQ of COM1 */
+#define PC_PIT_GSI          2u      /* I/O APIC pin of ISA IRQ0 (the PIT) */
 
 /* Exit statuses of a run (besides debug-exit's odd (v << 1) | 1). */
 enum {
@@ -206,7 +234,8 @@ AddressSpace *pc_machine_io(const PcMachine *pc);
 const MultibootBoot *pc_machine_boot(const PcMachine *pc);
 /* Power-on RESET of the whole machine (RAM is kept): every CPU and APIC
  * to its RESET state, CPU 0 at the reset vector (a kernel is not loaded
- * again), the APs waiting for SIPI, the I/O APIC, the chipset (SMRAM
+ * again), the APs waiting for SIPI, the BSP's APIC in virtual wire mode,
+ * the 8259 pair and the 8254 (power-up state), the I/O APIC, the chipset (SMRAM
  * control back to 02h: this is what clears D_LCK) and fw_cfg. A finished
  * run's status is forgotten. Not to be called from inside a run. */
 void pc_machine_reset(PcMachine *pc);
@@ -216,6 +245,8 @@ Apic *pc_machine_apic(const PcMachine *pc, unsigned i);   /* NULL if i >= smp */
 IoApic *pc_machine_ioapic(const PcMachine *pc);
 I440fx *pc_machine_chipset(const PcMachine *pc);
 FwCfg *pc_machine_fw_cfg(const PcMachine *pc);
+PicPair *pc_machine_pic(const PcMachine *pc);
+Pit *pc_machine_pit(const PcMachine *pc);
 /* What device (DMA) accesses see: the global map, without any APIC page
  * or SMRAM. */
 AddressSpace *pc_machine_dma(const PcMachine *pc);

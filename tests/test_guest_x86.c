@@ -516,6 +516,183 @@ START_TEST(test_smm)
 }
 END_TEST
 
+/* Run a multi-CPU image with --smp n: exact output, exit status 33. */
+static void check_guest_smp(const char *name, unsigned n, const char *want)
+{
+    g_autofree char *path = image(name);
+    g_autofree char *smp = g_strdup_printf("%u", n);
+    Run r = RUN("--kernel", path, "--smp", smp);
+
+    ASSERT_OUT(r, want);
+    ASSERT_STATUS(r, GUEST_OK);
+    run_clear(&r);
+}
+
+/* The image refuses to run with too few CPUs, and says so. */
+static void check_guest_too_few(const char *name, const char *smp)
+{
+    g_autofree char *path = image(name);
+    Run r = RUN("--kernel", path, "--smp", smp);
+
+    ASSERT_HAS(r.out, "FAIL: not enough CPUs for this image (see its --smp)");
+    ASSERT_STATUS(r, DEBUG_STATUS(0x11));
+    run_clear(&r);
+}
+
+/* One CPU clears IA32_APIC_BASE.EN: 0xfee00000 is unassigned for it
+ * (all-ones, writes vanish) while the others keep their APIC; EN again
+ * brings the page back in its power-up state (SVR 0xff). */
+START_TEST(test_apic_disable)
+{
+    check_guest_smp("apic_disable.bin", 3,
+                    "fw_cfg: 3 CPUs\n"
+                    "cpu0: [0xfee00020]=0x00000000\n"
+                    "cpu1: disabled: IA32_APIC_BASE 0xfee00000, CPUID.1:EDX.APIC=0\n"
+                    "cpu1: [0xfee00020]=0xffffffff [0xfee000f0]=0xffffffff\n"
+                    "cpu1: wrote 0x12345678 to 0xfee00080, reads 0xffffffff\n"
+                    "cpu0: [0xfee00020]=0x00000000\n"
+                    "cpu2: [0xfee00020]=0x02000000\n"
+                    "cpu1: enabled again: IA32_APIC_BASE 0xfee00800, CPUID.1:EDX.APIC=1\n"
+                    "cpu1: [0xfee00020]=0x01000000 SVR=0x000000ff TPR=0x00000000\n"
+                    "cpu0: [0xfee00020]=0x00000000\n"
+                    "apic_disable done\n");
+    check_guest_too_few("apic_disable.bin", "2");
+}
+END_TEST
+
+/* Fixed physical, all-excluding-self and logical flat IPIs with EOI, TPR
+ * holding a class in IRR, one-shot and periodic APIC timer measured with
+ * RDTSC on the virtual clock (exact periods). */
+static const char apic_ipi_tail[] =
+    "cpu1: TPR=0x00000050 PPR=0x00000050\n"
+    "TPR 0x50 on cpu1: 0x55 taken 0x, 0x65 taken 1x\n"
+    "cpu1: IRR bit 0x55=1\n"
+    "cpu1: TPR=0x40: 0x55 taken 1x, IRR bit 0x55=0, ISR bit 0x55=0\n"
+    "one-shot, divide by 2, count 1000: 1 tick after 20005 ns (expected 20000 + entry), "
+    "current count 0\n"
+    "periodic, divide by 8, count 250: periods 20000 20000 20000 20000 20000 ns "
+    "(expected 20000)\n"
+    "apic_ipi done\n";
+
+START_TEST(test_apic_ipi)
+{
+    g_autofree char *want3 = g_strconcat(
+        "fw_cfg: 3 CPUs\n"
+        "fixed 0x40 to APIC ID 1: cpu0=0 cpu1=1 cpu2=0\n"
+        "0x41 to all excluding self: cpu0=0 cpu1=1 cpu2=1\n"
+        "cpu0: DFR=0xffffffff LDR=0x01000000\n"
+        "0x42 logical to MDA 0x04, 0x06, 0x07: cpu0=1 cpu1=2 cpu2=3\n",
+        apic_ipi_tail, NULL);
+    g_autofree char *want4 = g_strconcat(
+        "fw_cfg: 4 CPUs\n"
+        "fixed 0x40 to APIC ID 1: cpu0=0 cpu1=1 cpu2=0 cpu3=0\n"
+        "0x41 to all excluding self: cpu0=0 cpu1=1 cpu2=1 cpu3=1\n"
+        "cpu0: DFR=0xffffffff LDR=0x01000000\n"
+        "0x42 logical to MDA 0x04, 0x06, 0x07: cpu0=1 cpu1=2 cpu2=3 cpu3=0\n",
+        apic_ipi_tail, NULL);
+
+    check_guest_smp("apic_ipi.bin", 3, want3);
+    check_guest_smp("apic_ipi.bin", 4, want4);
+    check_guest_too_few("apic_ipi.bin", "2");
+}
+END_TEST
+
+/* SMBASE relocation on each CPU (SMI IPIs, one at a time), then two APM
+ * SMIs that every CPU takes at once in its own relocated handler; the APs
+ * run on afterwards with their registers intact. */
+static char *smm_smp_want(unsigned n)
+{
+    GString *w = g_string_new(NULL);
+
+    g_string_append_printf(w, "fw_cfg: %u CPUs\n", n);
+    for (unsigned i = 0; i < n; i++) {
+        g_string_append_printf(w, "cpu%u: SMI IPI: SMBASE 0x00030000 -> 0x%08x, 1 SMI\n", i,
+                               0x400000u + i * 0x10000u);
+    }
+    for (unsigned round = 1; round <= 2; round++) {
+        g_string_append_printf(w, "APM SMI round %u:\n", round);
+        for (unsigned i = 0; i < n; i++) {
+            unsigned base = 0x400000u + i * 0x10000u;
+
+            g_string_append_printf(w,
+                                   "  cpu%u: handler at SMBASE 0x%08x, map SMBASE 0x%08x, "
+                                   "APMC 0x%08x, SMIs %u, met %u CPUs in SMM\n",
+                                   i, base, base, 0x40u + round, round, n);
+        }
+    }
+    for (unsigned i = 1; i < n; i++) {
+        g_string_append_printf(w, "cpu%u: running after the SMIs, registers intact, "
+                                  "protected mode\n", i);
+    }
+    g_string_append(w, "smm_smp done\n");
+    return g_string_free(w, FALSE);
+}
+
+START_TEST(test_smm_smp)
+{
+    static const unsigned smps[] = { 2, 3, 4 };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(smps); i++) {
+        g_autofree char *want = smm_smp_want(smps[i]);
+
+        check_guest_smp("smm_smp.bin", smps[i], want);
+    }
+    check_guest_too_few("smm_smp.bin", "1");
+}
+END_TEST
+
+/* SMRAM visibility per CPU: D_OPEN shows SMRAM to every CPU; closed, only
+ * a CPU in SMM sees it (another CPU at the same time sees VGA); D_LCK
+ * keeps D_OPEN (and itself) from being changed. */
+static char *smram_smp_want(unsigned n)
+{
+    GString *w = g_string_new(NULL);
+    const char *vga = "0x21414756", *smram = "0x41524d53";
+
+#define LOOKS(what)                                                              \
+    for (unsigned i = 0; i < n; i++) {                                           \
+        g_string_append_printf(w, "  cpu%u reads %s\n", i, (what));              \
+    }
+#define SMIS()                                                                   \
+    for (unsigned i = 0; i < n; i++) {                                           \
+        g_string_append_printf(w, "  SMI on cpu%u: 0xa0000 in SMM reads %s\n", i, smram); \
+    }
+    g_string_append_printf(w, "fw_cfg: %u CPUs\n", n);
+    g_string_append(w, "SMRAM control=0x00000002\n"
+                       "open (G_SMRAME|D_OPEN), write the SMRAM marker:\n"
+                       "SMRAM control=0x0000004a\n");
+    LOOKS(smram);
+    g_string_append(w, "close (G_SMRAME):\n"
+                       "SMRAM control=0x0000000a\n");
+    LOOKS(vga);
+    SMIS();
+    g_string_append(w, "SMI to cpu0 while cpu1 looks:\n"
+                       "  cpu0 in SMM saw 0x41524d53, cpu1 at the same time saw 0x21414756\n"
+                       "lock (G_SMRAME|D_LCK), then G_SMRAME|D_OPEN|D_LCK, then G_SMRAME:\n"
+                       "SMRAM control=0x0000001a\n"
+                       "SMRAM control=0x0000001a\n"
+                       "SMRAM control=0x0000001a\n");
+    LOOKS(vga);
+    SMIS();
+#undef LOOKS
+#undef SMIS
+    g_string_append(w, "smram_smp done\n");
+    return g_string_free(w, FALSE);
+}
+
+START_TEST(test_smram_smp)
+{
+    static const unsigned smps[] = { 2, 3 };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(smps); i++) {
+        g_autofree char *want = smram_smp_want(smps[i]);
+
+        check_guest_smp("smram_smp.bin", smps[i], want);
+    }
+    check_guest_too_few("smram_smp.bin", "1");
+}
+END_TEST
+
 /* Write `len` bytes to a new file in dir; returns its path. */
 static char *write_file(const char *dir, const char *name, const void *data, size_t len)
 {
@@ -1528,12 +1705,12 @@ START_TEST(test_pc_map)
     ck_assert_ptr_null(pc_machine_cpu(pc, 3));
     ck_assert_ptr_null(pc_machine_boot(pc));
 
-    /* I/O: the UART, debug-exit, the stubs, and all-ones elsewhere. */
+    /* I/O: the UART, debug-exit, the PIT's port 0x61, the stubs, and all-ones elsewhere. */
     AddressSpace *io = pc_machine_io(pc);
     ck_assert_str_eq(served_by(io, 0x3f8), "serial.com1");
     ck_assert_str_eq(served_by(io, 0xf4), "debug-exit");
     ck_assert_str_eq(served_by(io, 0x80), "stub.port80");
-    ck_assert_str_eq(served_by(io, 0x61), "stub.port61");
+    ck_assert_str_eq(served_by(io, 0x61), "pit.port61");
     ck_assert_str_eq(served_by(io, 0x64), "stub.port64");
     as_read_val(io, 0x3fd, mem_attrs_cpu(0), 1, MEM_LITTLE_ENDIAN, &v);
     ck_assert_uint_eq(v, UART_LSR_THRE | UART_LSR_TEMT);
@@ -1603,6 +1780,10 @@ static Suite *guest_suite(void)
     tcase_add_test(tc, test_apic_ids);
     tcase_add_test(tc, test_apic_relocate);
     tcase_add_test(tc, test_smm);
+    tcase_add_test(tc, test_apic_disable);
+    tcase_add_test(tc, test_apic_ipi);
+    tcase_add_test(tc, test_smm_smp);
+    tcase_add_test(tc, test_smram_smp);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("machine");

@@ -3,7 +3,8 @@
  * IA32_APIC_BASE relocation and disable, what DMA sees, the i440FX SMRAM
  * control rules, the APM port, PCI configuration mechanism #1, fw_cfg,
  * INIT/SIPI bring-up, the scheduler's wake-up rules and the virtual clock
- * (exact APIC timer deadlines, idle time skipped), COM1 -> I/O APIC pin 4.
+ * (exact APIC timer deadlines, idle time skipped), COM1 -> I/O APIC pin 4,
+ * the 8254 -> 8259 / I/O APIC pin 2 -> CPU path, CR8 <-> TPR, x2APIC.
  *
  * Small real-mode programs are written straight into RAM as machine code
  * (assembled with nasm -f bin, bits 16; the source is beside each array).
@@ -13,6 +14,7 @@
 
 #include "devices/serial_16550.h"
 #include "machines/pc.h"
+#include "targets/x86/x86_internal.h"   /* x86_write_cr, x86_cpuid */
 
 #define SMP 4
 #define MARKS 0x7000u   /* where the test programs leave their results */
@@ -184,7 +186,7 @@ START_TEST(test_apic_per_cpu)
     msr_read(pc_machine_cpu(pc, 0), 0x3a, &ok);
     ck_assert(!ok);
     ck_assert(!msr_write(pc_machine_cpu(pc, 0), 0x3a, 0));
-    /* x2APIC registers without x2APIC mode (not offered): #GP. */
+    /* x2APIC registers outside x2APIC mode: #GP. */
     msr_read(pc_machine_cpu(pc, 0), APIC_MSR_X2APIC(APIC_REG_ID), &ok);
     ck_assert(!ok);
     pc_machine_free(pc);
@@ -825,6 +827,275 @@ START_TEST(test_com1_irq_to_ioapic)
 }
 END_TEST
 
+/* --- The 8254 and the 8259 pair. --- */
+
+/* IVT vector 0x20 -> 0000:7d00 (ds = 0 in the interrupted code):
+ *   rdtsc; mov bx,[0x7004]; shl bx,2; mov [bx+0x7010],eax; inc word [0x7004]
+ *   mov al,0x20; out 0x20,al            ; non-specific EOI to the master
+ *   push ds; mov ax,0x2000; mov ds,ax; mov dword [0xb0],0; pop ds
+ *                                       ; EOI to the APIC, moved to 0x20000
+ *   cmp word [0x7004],5; jb .ret; cli; .h: hlt; jmp .h; .ret: iret */
+static const uint8_t tick_handler[] = {
+    0x0f, 0x31, 0x8b, 0x1e, 0x04, 0x70, 0xc1, 0xe3, 0x02, 0x66, 0x89, 0x87, 0x10, 0x70,
+    0xff, 0x06, 0x04, 0x70, 0xb0, 0x20, 0xe6, 0x20, 0x1e, 0xb8, 0x00, 0x20, 0x8e, 0xd8,
+    0x66, 0xc7, 0x06, 0xb0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1f, 0x83, 0x3e, 0x04, 0x70,
+    0x05, 0x72, 0x04, 0xfa, 0xf4, 0xeb, 0xfd, 0xcf,
+};
+#define TICKS 0x7010u    /* the handler's RDTSC values, 4 bytes each */
+#define PIT_1KHZ 1193u   /* 1193182 / 1193: 1000.15 Hz */
+
+/* Initialize the 8259 pair as a PC OS does: master vectors 0x20-0x27,
+ * slave 0x28-0x2f, cascade on IR2, 8086 mode; then the masks. */
+static void pic_program(PcMachine *pc, uint8_t master_imr, uint8_t slave_imr)
+{
+    io_w(pc, 0x20, 1, 0x11);
+    io_w(pc, 0x21, 1, 0x20);
+    io_w(pc, 0x21, 1, 0x04);
+    io_w(pc, 0x21, 1, 0x01);
+    io_w(pc, 0xa0, 1, 0x11);
+    io_w(pc, 0xa1, 1, 0x28);
+    io_w(pc, 0xa1, 1, 0x02);
+    io_w(pc, 0xa1, 1, 0x01);
+    io_w(pc, 0x21, 1, master_imr);
+    io_w(pc, 0xa1, 1, slave_imr);
+}
+
+/* Counter 0, mode 2 (rate generator), LSB then MSB. */
+static void pit_program_mode2(PcMachine *pc, uint16_t count)
+{
+    io_w(pc, 0x43, 1, 0x34);
+    io_w(pc, 0x40, 1, count & 0xff);
+    io_w(pc, 0x40, 1, count >> 8);
+}
+
+/* CPU 0 idles in `sti; hlt` with the tick handler at vector 0x20 and its
+ * APIC page at 0x20000 (reachable from real mode, for the EOI). */
+static void setup_tick_guest(PcMachine *pc)
+{
+    uint32_t ivt = 0x7d00;
+
+    poke(pc, 0x7c00, idle_sti, sizeof(idle_sti));
+    poke(pc, 0x7d00, tick_handler, sizeof(tick_handler));
+    poke(pc, 0x20 * 4, &ivt, 4);
+    start_real_mode(pc, 0, 0x7c00);
+    ck_assert(msr_write(pc_machine_cpu(pc, 0), APIC_MSR_APIC_BASE,
+                        0x20000 | APIC_BASE_EN | APIC_BASE_BSP));
+}
+
+/* Five ticks, each taken at exactly the virtual time of an OUT0 rising
+ * edge: the count is loaded on the first PIT clock after it is written
+ * (at time 0), and OUT0 rises at the end of every period of N clocks. */
+static void check_ticks(PcMachine *pc)
+{
+    ck_assert_int_eq(run(pc), PC_EXIT_HALTED);
+    ck_assert_uint_eq(peek32(pc, MARKS + 4) & 0xffff, 5);
+    for (unsigned k = 0; k < 5; k++) {
+        uint64_t edge = pit_ticks_to_ns(1 + (uint64_t)(k + 1) * PIT_1KHZ);
+
+        ck_assert_uint_eq(peek32(pc, TICKS + 4 * k), edge);
+    }
+    /* About 1 ms apart, all of it idle time. */
+    ck_assert_uint_eq(peek32(pc, TICKS + 4) - peek32(pc, TICKS),
+                      pit_ticks_to_ns(1 + 2 * PIT_1KHZ) - pit_ticks_to_ns(1 + PIT_1KHZ));
+    ck_assert_uint_ge(pc_machine_clock_ns(pc), 5 * 999000);
+    ck_assert_uint_lt(pc_machine_icount(pc), 200);
+}
+
+START_TEST(test_pit_irq0_through_pic)
+{
+    PcMachine *pc = new_pc(2);
+    PicPair *pic = pc_machine_pic(pc);
+    Apic *a0 = pc_machine_apic(pc, 0);
+
+    ck_assert_ptr_nonnull(pic);
+    ck_assert_ptr_nonnull(pc_machine_pit(pc));
+    ck_assert_str_eq(served_by(pc_machine_io(pc), 0x20), "pic.master");
+    ck_assert_str_eq(served_by(pc_machine_io(pc), 0xa1), "pic.slave");
+    ck_assert_str_eq(served_by(pc_machine_io(pc), 0x4d0), "pic.elcr");
+    ck_assert_str_eq(served_by(pc_machine_io(pc), 0x43), "pit");
+    ck_assert_str_eq(served_by(pc_machine_io(pc), 0x61), "pit.port61");
+    /* The BSP's APIC is in virtual wire mode; the APs' are not. */
+    ck_assert_uint_eq(apic_peek(a0, APIC_REG_SVR) & 0x1ff, 0x1ff);
+    ck_assert_uint_eq(apic_peek(a0, APIC_REG_LVT_LINT0),
+                      (uint32_t)APIC_DM_EXTINT << APIC_LVT_DM_SHIFT);
+    ck_assert_uint_eq(apic_peek(pc_machine_apic(pc, 1), APIC_REG_LVT_LINT0) & APIC_LVT_MASKED,
+                      APIC_LVT_MASKED);
+
+    /* In process first: an edge on IRQ0 raises INTR -> LINT0 (ExtINT),
+     * and the CPU's acknowledge is the 8259's INTA: vector 0x20. */
+    pic_program(pc, 0xfe, 0xff);
+    ck_assert(!apic_extint_pending(a0));
+    pit_program_mode2(pc, PIT_1KHZ);
+    uint64_t dl;
+    ck_assert(pit_timer_deadline(pc_machine_pit(pc), &dl));
+    ck_assert_uint_le(dl, pit_ticks_to_ns(1 + PIT_1KHZ));
+    X86Cpu *c0 = pc_machine_cpu(pc, 0);
+    c0->eflags |= X86_IF;
+    /* Nothing yet at time 0. */
+    ck_assert_int_eq(c0->mops->pending_irq(c0->machine, c0), -1);
+    pc_machine_free(pc);
+
+    /* A guest taking five ticks through the PIC. */
+    pc = new_pc(2);
+    pic_program(pc, 0xfe, 0xff);
+    pit_program_mode2(pc, PIT_1KHZ);
+    setup_tick_guest(pc);
+    check_ticks(pc);
+    /* Every tick was acknowledged and EOIed. */
+    ck_assert_uint_eq(pic_peek_isr(pc_machine_pic(pc), 0), 0);
+    pc_machine_free(pc);
+}
+END_TEST
+
+START_TEST(test_pit_irq0_through_ioapic)
+{
+    PcMachine *pc = new_pc(2);
+    AddressSpace *g = pc_machine_dma(pc);
+
+    /* The 8259 initialized and fully masked; I/O APIC pin 2 (GSI 2, ISA
+     * IRQ0): vector 0x20, fixed, edge, physical destination 0. */
+    pic_program(pc, 0xff, 0xff);
+    wr(g, PC_IOAPIC_BASE + IOAPIC_IOREGSEL, 4, IOAPIC_REG_REDTBL + 2 * PC_PIT_GSI + 1, 0);
+    wr(g, PC_IOAPIC_BASE + IOAPIC_IOWIN, 4, 0, 0);
+    wr(g, PC_IOAPIC_BASE + IOAPIC_IOREGSEL, 4, IOAPIC_REG_REDTBL + 2 * PC_PIT_GSI, 0);
+    wr(g, PC_IOAPIC_BASE + IOAPIC_IOWIN, 4, 0x20, 0);
+    pit_program_mode2(pc, PIT_1KHZ);
+    setup_tick_guest(pc);
+    check_ticks(pc);
+    /* The 8259 saw the edges (IRR) but, masked, raised nothing. */
+    ck_assert_uint_eq(pic_peek_isr(pc_machine_pic(pc), 0), 0);
+    ck_assert_uint_eq(pic_peek_irr(pc_machine_pic(pc), 0) & 1, 1);
+    ck_assert(!apic_extint_pending(pc_machine_apic(pc, 0)));
+    pc_machine_free(pc);
+
+    /* Both paths masked: the PIT can wake nobody; the run stops idle
+     * instead of skipping from one PIT period to the next forever. */
+    pc = new_pc(1);
+    pic_program(pc, 0xff, 0xff);
+    pit_program_mode2(pc, PIT_1KHZ);
+    setup_tick_guest(pc);
+    ck_assert_int_eq(run(pc), PC_EXIT_IDLE);
+    ck_assert_uint_eq(peek32(pc, MARKS + 4) & 0xffff, 0);
+    pc_machine_free(pc);
+
+    /* Unmasked at the 8259 but LINT0 masked: tried twice, then idle. */
+    pc = new_pc(1);
+    pic_program(pc, 0xfe, 0xff);
+    pit_program_mode2(pc, PIT_1KHZ);
+    setup_tick_guest(pc);
+    ck_assert_int_eq(wr(cpu_as(pc, 0), 0x20000 + APIC_REG_LVT_LINT0, 4,
+                        APIC_LVT_MASKED | (uint32_t)APIC_DM_EXTINT << APIC_LVT_DM_SHIFT, 0),
+                     MEM_OK);
+    ck_assert_int_eq(run(pc), PC_EXIT_IDLE);
+    ck_assert_uint_eq(peek32(pc, MARKS + 4) & 0xffff, 0);
+    pc_machine_free(pc);
+}
+END_TEST
+
+/* Make CPU 0 look as if it ran 64-bit code at CPL 0 (MOV CR8 needs it). */
+static void fake_64bit(X86Cpu *cpu)
+{
+    cpu->efer |= X86_EFER_LMA | X86_EFER_LME;
+    cpu->cr0 |= X86_CR0_PE | X86_CR0_PG;
+    cpu->cr4 |= X86_CR4_PAE;
+    cpu->segs[S_CS].attr |= X86_SEGA_L;
+    cpu->cpl = 0;
+}
+
+START_TEST(test_cr8_is_tpr)
+{
+    PcMachine *pc = new_pc(2);
+    X86Cpu *c0 = pc_machine_cpu(pc, 0);
+    Apic *a0 = pc_machine_apic(pc, 0);
+    ApicMessage m = { .vector = 0x45, .delivery_mode = APIC_DM_FIXED, .dest = 0 };
+
+    fake_64bit(c0);
+    /* MOV CR8, 5: TPR = 0x50. */
+    ck_assert(x86_write_cr(c0, 8, 5));
+    ck_assert_uint_eq(apic_get_tpr(a0), 0x50);
+    ck_assert_uint_eq(cpu_rd32(pc, 0, APIC_DEFAULT_BASE + APIC_REG_TPR), 0x50);
+    ck_assert_uint_eq(c0->cr8, 5);
+    ck_assert_uint_eq(c0->mops->get_tpr(c0->machine, c0), 0x50);
+    /* Only CPU 0's APIC. */
+    ck_assert_uint_eq(apic_get_tpr(pc_machine_apic(pc, 1)), 0);
+    /* PPR: a vector of class 4 waits below TPR class 5; class 6 is taken. */
+    ck_assert(apic_deliver(a0, &m));
+    ck_assert_uint_eq(apic_peek(a0, APIC_REG_PPR), 0x50);
+    ck_assert_int_eq(apic_pending_vector(a0), -1);
+    c0->eflags |= X86_IF;
+    ck_assert_int_eq(c0->mops->pending_irq(c0->machine, c0), -1);
+    m.vector = 0x65;
+    ck_assert(apic_deliver(a0, &m));
+    ck_assert_int_eq(c0->mops->pending_irq(c0->machine, c0), 0x65);
+    /* MOV CR8, 0 lets the class-4 vector through. */
+    ck_assert(x86_write_cr(c0, 8, 0));
+    ck_assert_uint_eq(apic_get_tpr(a0), 0);
+    ck_assert_int_eq(apic_pending_vector(a0), -1);   /* 0x65 in service: PPR 0x60 */
+    ck_assert_int_eq(wr(cpu_as(pc, 0), APIC_DEFAULT_BASE + APIC_REG_EOI, 4, 0, 0), MEM_OK);
+    ck_assert_int_eq(apic_pending_vector(a0), 0x45);
+    /* Reserved CR8 bits: #GP, TPR unchanged. */
+    ck_assert(!x86_write_cr(c0, 8, 0x10));
+    c0->exc.vector = -1;
+    ck_assert_uint_eq(apic_get_tpr(a0), 0);
+    /* The other way: TPR written through the page or the x2APIC MSR, CR8
+     * (what MOV from CR8 reads) follows. */
+    ck_assert_int_eq(wr(cpu_as(pc, 0), APIC_DEFAULT_BASE + APIC_REG_TPR, 4, 0xa7, 0), MEM_OK);
+    ck_assert_uint_eq(c0->cr8, 0xa);
+    ck_assert(msr_write(c0, APIC_MSR_APIC_BASE,
+                        APIC_DEFAULT_BASE | APIC_BASE_EN | APIC_BASE_EXTD | APIC_BASE_BSP));
+    ck_assert(msr_write(c0, APIC_MSR_X2APIC(APIC_REG_TPR), 0x30));
+    ck_assert_uint_eq(c0->cr8, 3);
+    ck_assert(x86_write_cr(c0, 8, 0xf));
+    bool ok;
+    ck_assert_uint_eq(msr_read(c0, APIC_MSR_X2APIC(APIC_REG_TPR), &ok), 0xf0);
+    ck_assert(ok);
+    /* Machine reset: TPR and CR8 back to 0. */
+    pc_machine_reset(pc);
+    ck_assert_uint_eq(apic_get_tpr(a0), 0);
+    ck_assert_uint_eq(c0->cr8, 0);
+    pc_machine_free(pc);
+}
+END_TEST
+
+START_TEST(test_x2apic)
+{
+    PcMachine *pc = new_pc(2);
+    X86Cpu *c1 = pc_machine_cpu(pc, 1);
+    uint32_t r[4];
+    bool ok;
+
+    /* CPUID.01H: x2APIC offered (ECX[21]), APIC present (EDX[9]). */
+    x86_cpuid(c1, 1, 0, r);
+    ck_assert_uint_eq(r[2] & (1u << 21), 1u << 21);
+    ck_assert_uint_eq(r[3] & (1u << 9), 1u << 9);
+    /* CPU 1 into x2APIC mode: its page leaves its view (what lies beneath
+     * shows: nothing, in the global map), CPU 0 keeps its own. */
+    ck_assert_str_eq(served_by(cpu_as(pc, 1), APIC_DEFAULT_BASE), "apic.cpu1");
+    ck_assert(msr_write(c1, APIC_MSR_APIC_BASE, APIC_DEFAULT_BASE | APIC_BASE_EN |
+                        APIC_BASE_EXTD));
+    ck_assert(apic_x2apic_mode(pc_machine_apic(pc, 1)));
+    ck_assert_str_eq(served_by(cpu_as(pc, 1), APIC_DEFAULT_BASE), "unassigned");
+    ck_assert_uint_eq(cpu_rd32(pc, 1, APIC_DEFAULT_BASE + APIC_REG_ID), 0xffffffff);
+    ck_assert_str_eq(served_by(cpu_as(pc, 0), APIC_DEFAULT_BASE), "apic.cpu0");
+    /* RDMSR 0x802: the 32-bit x2APIC ID. */
+    ck_assert_uint_eq(msr_read(c1, 0x802, &ok), 1);
+    ck_assert(ok);
+    /* The APIC bit stays: the APIC is still hardware-enabled. */
+    x86_cpuid(c1, 1, 0, r);
+    ck_assert_uint_eq(r[3] & (1u << 9), 1u << 9);
+    ck_assert_uint_eq(r[2] & (1u << 21), 1u << 21);
+    /* Globally disabled (x2APIC -> disabled is a legal transition): the
+     * APIC bit goes, x2APIC availability stays. */
+    ck_assert(msr_write(c1, APIC_MSR_APIC_BASE, APIC_DEFAULT_BASE));
+    x86_cpuid(c1, 1, 0, r);
+    ck_assert_uint_eq(r[3] & (1u << 9), 0);
+    ck_assert_uint_eq(r[2] & (1u << 21), 1u << 21);
+    msr_read(c1, 0x802, &ok);
+    ck_assert(!ok);
+    pc_machine_free(pc);
+}
+END_TEST
+
 static Suite *pc_suite(void)
 {
     Suite *s = suite_create("pc_machine");
@@ -836,6 +1107,8 @@ static Suite *pc_suite(void)
     tcase_add_test(tc, test_init_sipi_bringup);
     tcase_add_test(tc, test_init_self);
     tcase_add_test(tc, test_com1_irq_to_ioapic);
+    tcase_add_test(tc, test_cr8_is_tpr);
+    tcase_add_test(tc, test_x2apic);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("smm");
@@ -853,6 +1126,8 @@ static Suite *pc_suite(void)
     tcase_add_test(tc, test_timer_wakes_idle_cpu);
     tcase_add_test(tc, test_idle_stop_rules);
     tcase_add_test(tc, test_periodic_timer_idle);
+    tcase_add_test(tc, test_pit_irq0_through_pic);
+    tcase_add_test(tc, test_pit_irq0_through_ioapic);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -119,6 +119,20 @@ typedef struct X86MachineOps {
      * SMRAM control whether this CPU's SMRAM overlay is shown
      * (cpu_view_set_smram_visible). */
     void (*smm_changed)(void *machine, X86Cpu *cpu, bool in_smm);
+    /* Optional: the local APIC's task-priority register (SDM Vol. 3A
+     * 10.8.6). MOV to CR8 stores cpu->cr8 and calls set_tpr with
+     * CR8[3:0] << 4 (TPR[3:0] cleared). MOV from CR8 reads cpu->cr8: a
+     * machine providing these hooks keeps cpu->cr8 equal to TPR[7:4]
+     * (get_tpr() >> 4) whenever the TPR changes another way (APIC page,
+     * x2APIC MSR, reset). Without them CR8 is cpu->cr8 alone. */
+    uint8_t (*get_tpr)(void *machine, X86Cpu *cpu);
+    void (*set_tpr)(void *machine, X86Cpu *cpu, uint8_t tpr);
+    /* Optional: CPUID.01H:ECX[21] (x2APIC mode available). Absent: false. */
+    bool (*has_x2apic)(void *machine, X86Cpu *cpu);
+    /* Optional: IA32_APIC_BASE.EN (the APIC is hardware-enabled, in xAPIC
+     * or x2APIC mode), for CPUID.01H:EDX[9]. Absent: the APIC bit follows
+     * whether the CPU's view shows its APIC page. */
+    bool (*apic_hw_enabled)(void *machine, X86Cpu *cpu);
 } X86MachineOps;
 
 typedef struct X86PendingExc {

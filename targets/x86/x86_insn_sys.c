@@ -57,7 +57,10 @@ int x86i_mov_cr(X86Cpu *cpu, const X86Insn *in)
         case 2: v = cpu->cr2; break;
         case 3: v = cpu->cr3; break;
         case 4: v = cpu->cr4; break;
-        default: v = cpu->cr8; break;
+        default: /* CR8 is the APIC's TPR[7:4] where the machine has an APIC (SDM 10.8.6.1) */
+            v = cpu->mops && cpu->mops->get_tpr ? (uint64_t)(cpu->mops->get_tpr(cpu->machine, cpu) >> 4)
+                                                : cpu->cr8;
+            break;
         }
         x86_set_reg(cpu, d->reg, d->size, v);
         return X86_R_NEXT;

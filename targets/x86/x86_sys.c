@@ -15,15 +15,18 @@
  *   maximum basic leaf 0xd, maximum extended leaf 0x80000008,
  *   MAXPHYADDR 40, linear addresses 48 bits (4-level paging).
  *   Offered, because this interpreter implements them:
- *     leaf 1 EDX: DE, PSE, TSC, MSR, PAE, CX8, APIC (when this CPU's view
- *       has its local APIC enabled), SEP, PGE, CMOV, PAT, PSE-36;
- *     leaf 1 ECX: CMPXCHG16B, POPCNT;
+ *     leaf 1 EDX: DE, PSE, TSC, MSR, PAE, CX8, APIC (when the machine's
+ *       mops->apic_hw_enabled says IA32_APIC_BASE.EN is set, so also in
+ *       x2APIC mode; without that hook, when this CPU's view shows its
+ *       local APIC page), SEP, PGE, CMOV, PAT, PSE-36;
+ *     leaf 1 ECX: CMPXCHG16B, POPCNT, x2APIC (when the machine's
+ *       mops->has_x2apic says so);
  *     leaf 7 EBX: SMEP, SMAP; leaf 7 ECX: UMIP;
  *     0x80000001 ECX: LAHF/SAHF in 64-bit mode, LZCNT (ABM);
  *     0x80000001 EDX: SYSCALL, NX, 1-GByte pages, RDTSCP, LM.
  *   Not offered (not implemented): x87 FPU (FPU = 0: x87 instructions raise
  *   #NM/#UD), MMX, SSE and later, FXSR, XSAVE, VME/PVI, MCE/MCA, MTRR,
- *   CLFLUSH, MONITOR, PCID, FSGSBASE, LA57, BMI, x2APIC, perfmon (leaf 0xA
+ *   CLFLUSH, MONITOR, PCID, FSGSBASE, LA57, BMI, perfmon (leaf 0xA
  *   is 0), cache descriptors (leaves 2 and 4 describe no cache).
  *   Leaves above the maximum return the highest basic leaf (0xd: zeros), as
  *   Intel processors do.
@@ -224,6 +227,10 @@ bool x86_write_cr(X86Cpu *cpu, unsigned n, uint64_t val)
             return gp0(cpu);
         }
         cpu->cr8 = val;
+        if (cpu->mops && cpu->mops->set_tpr) {
+            /* CR8[3:0] is TPR[7:4]; the write clears TPR[3:0] (10.8.6.1). */
+            cpu->mops->set_tpr(cpu->machine, cpu, (uint8_t)(val << 4));
+        }
         return true;
     }
 }
@@ -463,6 +470,7 @@ bool x86_wrmsr(X86Cpu *cpu, uint32_t msr, uint64_t val)
 #define F1D_PSE36 (1u << 17)
 /* Leaf 1 ECX. */
 #define F1C_CX16 (1u << 13)
+#define F1C_X2APIC (1u << 21)
 #define F1C_POPCNT (1u << 23)
 /* Leaf 7.0 EBX / ECX. */
 #define F7B_SMEP (1u << 7)
@@ -502,12 +510,18 @@ void x86_cpuid(X86Cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
         put_str4(&out[2], "ntel");
         break;
     case 1: {
-        bool apic = cpu->view && cpu_view_apic_enabled(cpu->view);
+        /* APIC: hardware-enabled (the machine says, which covers x2APIC
+         * mode, where the MMIO page is gone), else the page is shown. */
+        bool apic = cpu->mops && cpu->mops->apic_hw_enabled
+                        ? cpu->mops->apic_hw_enabled(cpu->machine, cpu)
+                        : cpu->view && cpu_view_apic_enabled(cpu->view);
+        bool x2apic = cpu->mops && cpu->mops->has_x2apic &&
+                      cpu->mops->has_x2apic(cpu->machine, cpu);
         out[0] = CPUID_SIGNATURE;
         /* Initial APIC ID; CLFLUSH line size 8 * 8 = 64 (valid only with
          * CLFSH, which is not offered); one logical processor. */
         out[1] = (cpu->index & 0xffu) << 24 | 1u << 16 | 8u << 8;
-        out[2] = F1C_CX16 | F1C_POPCNT;
+        out[2] = F1C_CX16 | F1C_POPCNT | (x2apic ? F1C_X2APIC : 0);
         out[3] = F1D_DE | F1D_PSE | F1D_TSC | F1D_MSR | F1D_PAE | F1D_CX8 |
                  (apic ? F1D_APIC : 0) | F1D_SEP | F1D_PGE | F1D_CMOV | F1D_PAT | F1D_PSE36;
         break;
