@@ -693,6 +693,45 @@ START_TEST(test_smram_smp)
 }
 END_TEST
 
+/* The demo: APs started, each CPU's APIC ID, CPU 2's APIC relocated (both
+ * views), an SMI on CPU 1 reading SMRAM while CPU 0 reads the VGA window;
+ * --trace tlb prints every CPU's TLB statistics at exit (stderr). */
+START_TEST(test_demo)
+{
+    g_autofree char *path = image("demo.bin");
+    Run r = RUN("--smp", "4", "--kernel", path, "--trace", "tlb");
+    unsigned tlbs = 0;
+
+    ASSERT_OUT(r, "fw_cfg: 4 CPUs\n"
+                  "SMRAM control=0x0000000a\n"
+                  "APs up\n"
+                  "cpu0: APIC ID at 0xfee00020 = 0x00000000\n"
+                  "cpu1: APIC ID at 0xfee00020 = 0x01000000\n"
+                  "cpu2: APIC ID at 0xfee00020 = 0x02000000\n"
+                  "cpu3: APIC ID at 0xfee00020 = 0x03000000\n"
+                  "cpu2: APIC moved to 0xfed00000: 0xfed00020 reads 0x02000000, "
+                  "0xfee00020 reads 0xffffffff\n"
+                  "cpu0: 0xfee00020 still reads 0x00000000\n"
+                  "SMI IPI to cpu1:\n"
+                  "cpu1: in SMM 0xa0000 reads 0x41524d53\n"
+                  "cpu0: at the same time 0xa0000 reads 0x21414756\n"
+                  "cpu1: after RSM 0xa0000 reads 0x21414756\n"
+                  "demo done\n");
+    ASSERT_STATUS(r, GUEST_OK);
+    for (const char *p = r.err; (p = strstr(p, "TLB:")) != NULL; p += 4) {
+        tlbs++;
+    }
+    ck_assert_msg(tlbs == 4, "%u TLB dumps on stderr, want 4 (one per CPU):\n%.3000s", tlbs,
+                  r.err);
+    for (unsigned i = 0; i < 4; i++) {
+        g_autofree char *hdr = g_strdup_printf("-- cpu%u --", i);
+
+        ASSERT_HAS(r.err, hdr);
+    }
+    run_clear(&r);
+}
+END_TEST
+
 /* Write `len` bytes to a new file in dir; returns its path. */
 static char *write_file(const char *dir, const char *name, const void *data, size_t len)
 {
@@ -1784,6 +1823,7 @@ static Suite *guest_suite(void)
     tcase_add_test(tc, test_apic_ipi);
     tcase_add_test(tc, test_smm_smp);
     tcase_add_test(tc, test_smram_smp);
+    tcase_add_test(tc, test_demo);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("machine");

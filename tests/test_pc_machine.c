@@ -428,6 +428,216 @@ START_TEST(test_smi_sources_and_smm_view)
 }
 END_TEST
 
+/* --- Regression case 10: TLB accounting across view switches. --- */
+
+/* The pages each CPU's TLB is warmed with (flat mode: identity, MMU index
+ * KERNEL_NOSMAP, no collisions in a 64..4096-entry table): plain RAM, the
+ * two pages of the SMRAM window's ends, the APIC page and RAM at CPU 2's
+ * future APIC base. */
+#define TLB_IDX X86_MMU_KERNEL_NOSMAP
+#define TLB_NB  0x230000u   /* CPU 2's new APIC base: RAM for everyone else */
+static const uint64_t tlb_ram_pages[] = { 0x110000, 0x111000, 0x112000, 0x113000,
+                                          0x114000, 0x115000, 0x116000, 0x117000,
+                                          0x9f000 /* just below SMRAM */ };
+static const uint64_t tlb_smram_pages[] = { 0xa0000, 0xbf000 };
+
+static void tlb_stats_all(PcMachine *pc, TlbStats *out)
+{
+    for (unsigned i = 0; i < SMP; i++) {
+        tlb_get_stats(pc_machine_cpu(pc, i)->tlb, TLB_IDX, &out[i]);
+    }
+}
+
+/* Read one word from each page through CPU i's TLB; returns the misses. */
+static uint64_t tlb_touch(PcMachine *pc, unsigned i, const uint64_t *pages, size_t n)
+{
+    CpuTlb *t = pc_machine_cpu(pc, i)->tlb;
+    TlbStats before, after;
+
+    tlb_get_stats(t, TLB_IDX, &before);
+    for (size_t k = 0; k < n; k++) {
+        uint64_t v;
+
+        ck_assert_msg(tlb_load(t, pages[k] + 0x20, 4, TLB_IDX, 0, &v), "cpu%u: load 0x%llx", i,
+                      (unsigned long long)pages[k]);
+    }
+    tlb_get_stats(t, TLB_IDX, &after);
+    ck_assert_uint_eq(after.hits + after.misses - before.hits - before.misses, n);
+    return after.misses - before.misses;
+}
+
+static uint64_t tlb_touch_one(PcMachine *pc, unsigned i, uint64_t page)
+{
+    return tlb_touch(pc, i, &page, 1);
+}
+
+#define N_RAM G_N_ELEMENTS(tlb_ram_pages)
+#define N_SMRAM G_N_ELEMENTS(tlb_smram_pages)
+
+/* Flush counters of CPU i moved by exactly (all, range) since `was`. */
+static void check_flushes(PcMachine *pc, const TlbStats *was, unsigned i, uint64_t all,
+                          uint64_t range)
+{
+    TlbStats now;
+
+    tlb_get_stats(pc_machine_cpu(pc, i)->tlb, TLB_IDX, &now);
+    ck_assert_msg(now.flush_all - was[i].flush_all == all &&
+                  now.flush_range - was[i].flush_range == range &&
+                  now.flush_page == was[i].flush_page && now.flush_mmuidx == was[i].flush_mmuidx,
+                  "cpu%u: flush_all +%llu flush_range +%llu flush_page +%llu flush_mmuidx +%llu, "
+                  "want +%llu +%llu +0 +0", i,
+                  (unsigned long long)(now.flush_all - was[i].flush_all),
+                  (unsigned long long)(now.flush_range - was[i].flush_range),
+                  (unsigned long long)(now.flush_page - was[i].flush_page),
+                  (unsigned long long)(now.flush_mmuidx - was[i].flush_mmuidx),
+                  (unsigned long long)all, (unsigned long long)range);
+}
+
+/* Every counter of CPU i unchanged since `was`. */
+static void check_untouched(PcMachine *pc, const TlbStats *was, unsigned i)
+{
+    TlbStats now;
+
+    tlb_get_stats(pc_machine_cpu(pc, i)->tlb, TLB_IDX, &now);
+    ck_assert_msg(memcmp(&now, &was[i], sizeof(now)) == 0,
+                  "cpu%u's TLB counters changed (hits %llu->%llu misses %llu->%llu "
+                  "flush_all %llu->%llu flush_range %llu->%llu)", i,
+                  (unsigned long long)was[i].hits, (unsigned long long)now.hits,
+                  (unsigned long long)was[i].misses, (unsigned long long)now.misses,
+                  (unsigned long long)was[i].flush_all, (unsigned long long)now.flush_all,
+                  (unsigned long long)was[i].flush_range, (unsigned long long)now.flush_range);
+}
+
+static void tlb_warm_all(PcMachine *pc)
+{
+    for (unsigned i = 0; i < SMP; i++) {
+        tlb_touch(pc, i, tlb_ram_pages, N_RAM);
+        tlb_touch(pc, i, tlb_smram_pages, N_SMRAM);
+        tlb_touch_one(pc, i, APIC_DEFAULT_BASE);
+        tlb_touch_one(pc, i, TLB_NB);
+        /* Warm now: a second round hits everywhere. */
+        ck_assert_uint_eq(tlb_touch(pc, i, tlb_ram_pages, N_RAM), 0);
+        ck_assert_uint_eq(tlb_touch(pc, i, tlb_smram_pages, N_SMRAM), 0);
+        ck_assert_uint_eq(tlb_touch_one(pc, i, APIC_DEFAULT_BASE), 0);
+        ck_assert_uint_eq(tlb_touch_one(pc, i, TLB_NB), 0);
+    }
+}
+
+/* Regression case 10: "TLB accounting: after each switch, the CPUs that
+ * should miss do, and the others do not". A per-CPU view change (APIC
+ * relocation, SMM entry/exit) invalidates that CPU's TLB precisely (one
+ * flush_range per MMU index, entries only where an overlay was or is);
+ * no other CPU's counters move. A change every CPU sees invalidates every
+ * CPU: SMRAM's D_OPEN (each view's overlay: precise), a region added to
+ * the global map (the shared base: a full flush). */
+START_TEST(test_tlb_accounting_view_switches)
+{
+    PcMachine *pc = new_pc(SMP);
+    X86Cpu *c1 = pc_machine_cpu(pc, 1), *c2 = pc_machine_cpu(pc, 2);
+    TlbStats s[SMP];
+
+    smram_w(pc, I440FX_SMRAM_G_SMRAME);
+    tlb_warm_all(pc);
+
+    /* (a) CPU 2 moves its APIC page through the machine's WRMSR path. */
+    tlb_stats_all(pc, s);
+    ck_assert(msr_write(c2, APIC_MSR_APIC_BASE, TLB_NB | APIC_BASE_EN));
+    for (unsigned i = 0; i < SMP; i++) {
+        if (i == 2) {
+            check_flushes(pc, s, i, 0, 1);   /* precise: one range invalidation */
+        } else {
+            check_untouched(pc, s, i);
+        }
+    }
+    tlb_stats_all(pc, s);
+    for (unsigned i = 0; i < SMP; i++) {
+        ck_assert_uint_eq(tlb_touch(pc, i, tlb_ram_pages, N_RAM), 0);
+        ck_assert_uint_eq(tlb_touch(pc, i, tlb_smram_pages, N_SMRAM), 0);
+        /* Only CPU 2 misses, and only on its old and new APIC pages. */
+        ck_assert_uint_eq(tlb_touch_one(pc, i, APIC_DEFAULT_BASE), i == 2);
+        ck_assert_uint_eq(tlb_touch_one(pc, i, TLB_NB), i == 2);
+        check_flushes(pc, s, i, 0, 0);
+    }
+    ck_assert_uint_eq(cpu_rd32(pc, 2, TLB_NB + APIC_REG_ID), 2u << 24);
+
+    /* (b) CPU 1 enters SMM and leaves it again, through the machine's SMM
+     * path (what x86_smm_enter and RSM call: the view follows the chipset
+     * rule). SMRAM shows for CPU 1 only. */
+    tlb_stats_all(pc, s);
+    c1->in_smm = true;
+    c1->mops->smm_changed(c1->machine, c1, true);
+    check_smram_seen(pc, 1, true);
+    check_smram_seen(pc, 0, false);
+    for (unsigned i = 0; i < SMP; i++) {
+        if (i == 1) {
+            check_flushes(pc, s, i, 0, 1);
+        } else {
+            check_untouched(pc, s, i);
+        }
+    }
+    ck_assert_uint_eq(tlb_touch(pc, 1, tlb_ram_pages, N_RAM), 0);          /* still hit */
+    ck_assert_uint_eq(tlb_touch(pc, 1, tlb_smram_pages, N_SMRAM), N_SMRAM); /* SMRAM: miss */
+    /* The APIC page is an overlay of the view too: under an overlay range,
+     * so dropped by the precise invalidation as well. */
+    ck_assert_uint_eq(tlb_touch_one(pc, 1, APIC_DEFAULT_BASE), 1);
+    tlb_stats_all(pc, s);
+    c1->in_smm = false;
+    c1->mops->smm_changed(c1->machine, c1, false);
+    check_smram_seen(pc, 1, false);
+    for (unsigned i = 0; i < SMP; i++) {
+        if (i == 1) {
+            check_flushes(pc, s, i, 0, 1);
+        } else {
+            check_untouched(pc, s, i);
+        }
+    }
+    tlb_stats_all(pc, s);
+    for (unsigned i = 0; i < SMP; i++) {
+        ck_assert_uint_eq(tlb_touch(pc, i, tlb_ram_pages, N_RAM), 0);
+        /* CPU 1's SMRAM entries went again at RSM (back to VGA). */
+        ck_assert_uint_eq(tlb_touch(pc, i, tlb_smram_pages, N_SMRAM), i == 1 ? N_SMRAM : 0);
+        ck_assert_uint_eq(tlb_touch_one(pc, i, APIC_DEFAULT_BASE), i == 1);
+        check_flushes(pc, s, i, 0, 0);
+    }
+
+    /* (c1) D_OPEN: every CPU's view changes (SMRAM over the VGA window for
+     * all): every CPU invalidates, precisely. */
+    tlb_stats_all(pc, s);
+    smram_w(pc, I440FX_SMRAM_G_SMRAME | I440FX_SMRAM_D_OPEN);
+    for (unsigned i = 0; i < SMP; i++) {
+        check_smram_seen(pc, i, true);
+        check_flushes(pc, s, i, 0, 1);
+    }
+    for (unsigned i = 0; i < SMP; i++) {
+        ck_assert_uint_eq(tlb_touch(pc, i, tlb_ram_pages, N_RAM), 0);
+        ck_assert_uint_eq(tlb_touch(pc, i, tlb_smram_pages, N_SMRAM), N_SMRAM);
+    }
+    /* Closed again: the same, back. */
+    tlb_stats_all(pc, s);
+    smram_w(pc, I440FX_SMRAM_G_SMRAME);
+    for (unsigned i = 0; i < SMP; i++) {
+        check_smram_seen(pc, i, false);
+        check_flushes(pc, s, i, 0, 1);
+        ck_assert_uint_eq(tlb_touch(pc, i, tlb_ram_pages, N_RAM), 0);
+        ck_assert_uint_eq(tlb_touch(pc, i, tlb_smram_pages, N_SMRAM), N_SMRAM);
+    }
+
+    /* (c2) A region added to the global map (the shared base): every CPU
+     * flushes everything; every warm page misses once, then hits. */
+    MemRegion *extra = mr_new_ram("tlb.extra", 0x1000, NULL);
+    tlb_stats_all(pc, s);
+    ck_assert(mr_add_subregion(pc_machine_system(pc), 0xd0000000u, extra, NULL));
+    for (unsigned i = 0; i < SMP; i++) {
+        check_flushes(pc, s, i, 1, 0);
+        ck_assert_uint_eq(tlb_touch(pc, i, tlb_ram_pages, N_RAM), N_RAM);
+        ck_assert_uint_eq(tlb_touch(pc, i, tlb_ram_pages, N_RAM), 0);
+    }
+    ck_assert(mr_del_subregion(pc_machine_system(pc), extra, NULL));
+    mr_unref(extra);
+    pc_machine_free(pc);
+}
+END_TEST
+
 /* --- PCI configuration mechanism #1. --- */
 
 START_TEST(test_pci_config)
@@ -1114,6 +1324,7 @@ static Suite *pc_suite(void)
     tc = tcase_create("smm");
     tcase_add_test(tc, test_smram_register_rules);
     tcase_add_test(tc, test_smi_sources_and_smm_view);
+    tcase_add_test(tc, test_tlb_accounting_view_switches);
     tcase_add_test(tc, test_pci_config);
     suite_add_tcase(s, tc);
 
