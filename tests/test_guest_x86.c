@@ -441,6 +441,7 @@ static void check_apic_ids(unsigned n)
 START_TEST(test_apic_ids)
 {
     check_apic_ids(4);
+    check_apic_ids(8);
     check_apic_ids(1);
     check_apic_ids(2);
     check_apic_ids(13);
