@@ -31,8 +31,8 @@ bool i440fx_smram_visible(uint8_t smram, bool in_smm)
      * behaves: G_SMRAME enables SMRAM for SMM accesses; D_OPEN makes it
      * visible to everyone, SMM or not. (Some later Intel chipset datasheets
      * gate D_OPEN on G_SMRAME too; firmware sets both together, so both
-     * readings agree in practice.) D_CLS would hide SMRAM from SMM data
-     * accesses only; see the header. */
+     * readings agree in practice.) D_CLS hides SMRAM from SMM data
+     * accesses only: the machine does that per access type (see the header). */
     if (smram & I440FX_SMRAM_D_OPEN) {
         return true;
     }

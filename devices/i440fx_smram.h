@@ -33,9 +33,10 @@
  * and the VGA window otherwise. (QEMU's i440fx opens SMRAM on D_OPEN alone;
  * firmware sets G_SMRAME together with D_OPEN anyway, so both agree on real
  * firmware.) D_LCK locks the register bits whatever G_SMRAME is (the safe
- * reading). D_CLS is stored and read back but hides nothing: one view per
- * CPU serves code and data alike (docs/x86.md), so SMRAM stays visible to
- * both in SMM; hiding it from both would break SMM code placed in SMRAM.
+ * reading). D_CLS does not change the rule above: the machine applies it
+ * per access type, sending a CPU's SMM *data* references through a second
+ * view of that CPU without SMRAM (machines/pc.c, tlb_set_alt_space), while
+ * its code references keep seeing SMRAM.
  * G_SMRAME and D_CLS stay writable after D_LCK ("When D_LCK is set to 1,
  * D_OPEN is reset to 0 and both D_LCK and D_OPEN become read only", 82439TX
  * wording; later bridges also lock G_SMRAME); clearing G_SMRAME after the

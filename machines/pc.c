@@ -82,6 +82,7 @@ struct PcMachine {
     unsigned pit_futile;      /* idle skips to PIT deadlines in a row that woke nobody */
 
     CpuView **views;
+    CpuView **data_views;   /* per CPU: the global map and its APIC, no SMRAM (D_CLS data) */
     X86Cpu **cpus;
     PcCpuState *cs;
     struct X86CodeCache *code_cache;
@@ -154,10 +155,17 @@ static void update_smram(PcMachine *pc, unsigned i)
 {
     X86Cpu *cpu = pc->cpus ? pc->cpus[i] : NULL;
     bool in_smm = cpu && cpu->in_smm;
+    uint8_t reg = i440fx_smram(pc->chipset);
 
     if (pc->views && pc->views[i]) {
-        cpu_view_set_smram_visible(pc->views[i],
-                                   i440fx_smram_visible(i440fx_smram(pc->chipset), in_smm));
+        cpu_view_set_smram_visible(pc->views[i], i440fx_smram_visible(reg, in_smm));
+    }
+    /* D_CLS: in SMM, data references go through the CPU's data view, which
+     * never shows SMRAM (the VGA window shows through); code still fetches
+     * from the SMRAM overlay of its main view (440FX datasheet, SMRAM
+     * control register: "code references may still access SMRAM"). */
+    if (cpu) {
+        cpu->smm_data_hidden = (reg & I440FX_SMRAM_D_CLS) != 0;
     }
 }
 
@@ -434,6 +442,10 @@ static void apic_host_mmio_changed(void *opaque, unsigned i, uint64_t base, bool
     mem_transaction_begin();
     cpu_view_set_apic_base(pc->views[i], base);
     cpu_view_set_apic_enabled(pc->views[i], enabled);
+    if (pc->data_views && pc->data_views[i]) {
+        cpu_view_set_apic_base(pc->data_views[i], base);
+        cpu_view_set_apic_enabled(pc->data_views[i], enabled);
+    }
     mem_transaction_commit();
 }
 
@@ -776,6 +788,7 @@ static bool build_io(PcMachine *pc, const PcConfig *cfg, GError **err)
 static bool build_views(PcMachine *pc, GError **err)
 {
     pc->views = g_new0(CpuView *, pc->smp);
+    pc->data_views = g_new0(CpuView *, pc->smp);
     pc->apic_pages = g_new0(PcApicPage, pc->smp);
     /* The APIC's own access rules, with the pass-through callbacks. */
     pc->apic_page_ops = *mr_ops(apic_region(pc->apics[0]));
@@ -810,6 +823,26 @@ static bool build_views(PcMachine *pc, GError **err)
             return false;
         }
         cpu_view_set_apic_enabled(pc->views[i], apic_mmio_enabled(pc->apics[i]));
+
+        /* The data view for D_CLS: same global map and APIC (an alias of the
+         * CPU's APIC page, kept in step by apic_host_mmio_changed), no SMRAM. */
+        g_autofree char *dname = g_strdup_printf("%s.data", mr_name(apic));
+        MemRegion *apic_alias = mr_new_alias(dname, apic, 0, mr_size(apic), err);
+        if (!apic_alias) {
+            return false;
+        }
+        CpuViewConfig dcfg = {
+            .cpu_index = i,
+            .global_map = pc->system,
+            .apic = apic_alias,
+            .apic_base = apic_mmio_base(pc->apics[i]),
+        };
+        pc->data_views[i] = cpu_view_new(&dcfg, err);
+        if (!pc->data_views[i]) {
+            mr_unref(apic_alias);
+            return false;
+        }
+        cpu_view_set_apic_enabled(pc->data_views[i], apic_mmio_enabled(pc->apics[i]));
     }
     /* Devices see the global map: no APIC page, no SMRAM. */
     pc->dma = as_new("dma", pc->system, err);
@@ -824,6 +857,10 @@ static bool build_cpus(PcMachine *pc, const PcConfig *cfg, GError **err)
         pc->cpus[i] = x86_cpu_new(i, pc->views[i], pc->io, pc->code_cache, &pc_machine_ops, pc,
                                   err);
         if (!pc->cpus[i]) {
+            return false;
+        }
+        if (!tlb_set_alt_space(pc->cpus[i]->tlb, 1u << X86_MMU_SMM_DATA,
+                               cpu_view_as(pc->data_views[i]), err)) {
             return false;
         }
         pc->cpus[i]->trace = cfg->trace;
@@ -935,6 +972,9 @@ void pc_machine_free(PcMachine *pc)
     /* The views drop their APIC page references and SMRAM windows. */
     if (pc->views) {
         for (unsigned i = 0; i < pc->smp; i++) {
+            if (pc->data_views && pc->data_views[i]) {
+                cpu_view_free(pc->data_views[i]);
+            }
             if (pc->views[i]) {
                 cpu_view_free(pc->views[i]);
             }
@@ -984,6 +1024,7 @@ void pc_machine_free(PcMachine *pc)
     g_free(pc->apics);
     g_free(pc->cpus);
     g_free(pc->views);
+    g_free(pc->data_views);
     g_free(pc->cs);
     g_free(pc->stop_message);
     g_free(pc);

@@ -1306,6 +1306,73 @@ START_TEST(test_x2apic)
 }
 END_TEST
 
+
+/*
+ * D_CLS (440FX SMRAM control bit 5): in SMM, data references do not see
+ * SMRAM while code references still do, so an SMI handler living in SMRAM
+ * can reach the VGA frame buffer at the same addresses. The handler here
+ * sits in SMRAM (SMBASE 0xa0000, entry 0xa8000) and copies the dword at
+ * 0xa0000 to MARKS: with D_CLS it must copy the VGA bytes (while its own
+ * code still came from SMRAM), without D_CLS the SMRAM bytes.
+ */
+static uint32_t run_smram_handler(PcMachine *pc, uint8_t smram_reg)
+{
+    X86Cpu *cpu = pc_machine_cpu(pc, 0);
+    /* 16-bit SMM entry code: mov eax,[dword 0xa0000]; mov [dword MARKS],eax; rsm */
+    static const uint8_t handler[] = {
+        0x67, 0x66, 0xa1, 0x00, 0x00, 0x0a, 0x00,
+        0x67, 0x66, 0xa3, MARKS & 0xff, (MARKS >> 8) & 0xff, 0x00, 0x00,
+        0x0f, 0xaa,
+    };
+    /* Write SMRAM (marker and handler) with D_OPEN, VGA with it closed. */
+    smram_w(pc, I440FX_SMRAM_G_SMRAME | I440FX_SMRAM_D_OPEN);
+    ck_assert_int_eq(wr(cpu_as(pc, 0), 0xa0000, 4, 0x41524d53, 0), MEM_OK); /* "SMRA" */
+    for (unsigned i = 0; i < sizeof(handler); i++) {
+        ck_assert_int_eq(wr(cpu_as(pc, 0), 0xa8000 + i, 1, handler[i], 0), MEM_OK);
+    }
+    smram_w(pc, I440FX_SMRAM_G_SMRAME);
+    ck_assert_int_eq(wr(cpu_as(pc, 0), 0xa0000, 4, 0x21414756, 0), MEM_OK); /* "VGA!" */
+    ck_assert_int_eq(wr(cpu_as(pc, 0), MARKS, 4, 0, 0), MEM_OK);
+    smram_w(pc, smram_reg);
+
+    /* The CPU halts in a loop outside SMM; the SMI runs the handler. */
+    static const uint8_t idle[] = { 0xf4, 0xeb, 0xfd }; /* hlt; jmp $-1 */
+    for (unsigned i = 0; i < sizeof(idle); i++) {
+        ck_assert_int_eq(wr(cpu_as(pc, 0), 0x8000 + i, 1, idle[i], 0), MEM_OK);
+    }
+    cpu->smbase = 0xa0000;
+    cpu->halted = false;
+    cpu->eflags &= ~X86_IF;
+    cpu->segs[S_CS] = (X86Seg){ 0x800, 0x8000, 0xffff, X86_SEGA_P | X86_SEGA_S | 0xb };
+    cpu->rip = 0;
+    x86_cpu_raise_smi(cpu);
+    for (int i = 0; i < 8 && !(cpu->halted && !cpu->in_smm && cpu->rip != 0); i++) {
+        x86_cpu_run(cpu, 64);
+    }
+    ck_assert(!cpu->in_smm);
+    return cpu_rd32(pc, 0, MARKS);
+}
+
+START_TEST(test_smram_d_cls_data_sees_vga)
+{
+    PcMachine *pc = new_pc(1);
+    /* Without D_CLS the handler's data read sees SMRAM. */
+    ck_assert_uint_eq(run_smram_handler(pc, I440FX_SMRAM_G_SMRAME | I440FX_SMRAM_DEFAULT),
+                      0x41524d53);
+    pc_machine_free(pc);
+
+    pc = new_pc(1);
+    /* With D_CLS it sees the VGA window; the code still came from SMRAM
+     * (VGA holds no handler: executing it would not have returned by RSM). */
+    ck_assert_uint_eq(run_smram_handler(pc, I440FX_SMRAM_G_SMRAME | I440FX_SMRAM_D_CLS |
+                                                I440FX_SMRAM_DEFAULT),
+                      0x21414756);
+    /* Outside SMM, with D_CLS and G_SMRAME, SMRAM stays invisible. */
+    ck_assert_uint_eq(cpu_rd32(pc, 0, 0xa0000), 0x21414756);
+    pc_machine_free(pc);
+}
+END_TEST
+
 static Suite *pc_suite(void)
 {
     Suite *s = suite_create("pc_machine");
@@ -1325,6 +1392,7 @@ static Suite *pc_suite(void)
     tcase_add_test(tc, test_smram_register_rules);
     tcase_add_test(tc, test_smi_sources_and_smm_view);
     tcase_add_test(tc, test_tlb_accounting_view_switches);
+    tcase_add_test(tc, test_smram_d_cls_data_sees_vga);
     tcase_add_test(tc, test_pci_config);
     suite_add_tcase(s, tc);
 

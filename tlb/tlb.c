@@ -51,6 +51,7 @@ typedef struct IndexState {
     unsigned idle_flushes;    /* consecutive flushes with low use */
 } IndexState;
 
+struct CpuTlb;
 struct CpuTlb {
     TlbFast fast;             /* must stay first: tlb_fast() casts */
     IndexState idx[TLB_MAX_MMU_IDX];
@@ -59,8 +60,16 @@ struct CpuTlb {
     bool dynamic_resize;
     unsigned min_entries, max_entries;
 
-    AddressSpace *as;
-    Dispatch *dispatch;       /* referenced; == as_dispatch(as) after every commit */
+    /* The address spaces translations resolve against: space[0] is the
+     * CPU's, for every index unless tlb_set_alt_space() bound some indexes to
+     * space[1] (e.g. x86 SMM data accesses that must not see SMRAM). */
+    struct TlbSpace {
+        struct CpuTlb *t;
+        AddressSpace *as;
+        Dispatch *dispatch;   /* referenced; == as_dispatch(as) after every commit */
+        uint16_t idxmask;     /* the MMU indexes bound to this space */
+    } space[2];
+    uint8_t space_of[TLB_MAX_MMU_IDX];
     /* The run of the section the last fill resolved: [ls_start, ls_last] in
      * the dispatch of generation ls_gen. A stride through RAM fills page
      * after page from one section without another dispatch lookup. */
@@ -89,6 +98,12 @@ static GPtrArray *all_tlbs;   /* every live TLB: code protection reaches all CPU
 
 static uint64_t page_size(const CpuTlb *t) { return 1ull << t->fast.page_bits; }
 static uint64_t page_of(const CpuTlb *t, uint64_t va) { return va & t->fast.page_mask; }
+
+typedef struct TlbSpace TlbSpace;
+static inline struct TlbSpace *space_for(CpuTlb *t, unsigned mmu_idx)
+{
+    return &t->space[t->space_of[mmu_idx]];
+}
 
 void tlb_config_default(TlbConfig *cfg)
 {
@@ -192,6 +207,8 @@ static void flush_index(CpuTlb *t, unsigned i)
     t->idx[i].large_mask = 0;
 }
 
+static void flush_indexes(CpuTlb *t, uint16_t idxmask, bool as_full_flush);
+
 static bool overlaps_view(const FlatView *fv, uint64_t lo, uint64_t hi)
 {
     for (guint i = 0; i < flatview_num_ranges(fv); i++) {
@@ -210,7 +227,8 @@ static bool overlaps_view(const FlatView *fv, uint64_t lo, uint64_t hi)
  * section whose index is the same in the new dispatch, so it is re-stamped
  * with the new generation and stays. Returns false if it could not apply.
  */
-static bool invalidate_overlay_change(CpuTlb *t, Dispatch *old_d, Dispatch *new_d)
+static bool invalidate_overlay_change(CpuTlb *t, Dispatch *old_d, Dispatch *new_d,
+                                      uint16_t idxmask)
 {
     Dispatch *base = dispatch_base(old_d);
     if (!base || base != dispatch_base(new_d)) {
@@ -222,6 +240,9 @@ static bool invalidate_overlay_change(CpuTlb *t, Dispatch *old_d, Dispatch *new_
     uint64_t psz = page_size(t);
     t->fast.epoch++;
     for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
+        if (!(idxmask & (1u << i))) {
+            continue;
+        }
         TlbTable *tb = &t->fast.tables[i];
         uint64_t n = tb->mask + 1;
         for (uint64_t k = 0; k < n + t->victim_size; k++) {
@@ -250,13 +271,15 @@ static bool invalidate_overlay_change(CpuTlb *t, Dispatch *old_d, Dispatch *new_
 /* The CPU's address space installed a new dispatch (at a commit). */
 static void dispatch_changed(AddressSpace *as, Dispatch *old_d, Dispatch *new_d, void *opaque)
 {
-    CpuTlb *t = opaque;
-    bool precise = t->dispatch == old_d && invalidate_overlay_change(t, old_d, new_d);
+    struct TlbSpace *sp = opaque;
+    CpuTlb *t = sp->t;
+    bool precise = sp->dispatch == old_d &&
+                   invalidate_overlay_change(t, old_d, new_d, sp->idxmask);
     dispatch_ref(new_d);
-    dispatch_unref(t->dispatch);
-    t->dispatch = new_d;
+    dispatch_unref(sp->dispatch);
+    sp->dispatch = new_d;
     if (!precise) {
-        tlb_flush(t);
+        flush_indexes(t, sp->idxmask, true); /* everything this space's indexes hold */
     }
 }
 
@@ -303,7 +326,7 @@ CpuTlb *tlb_new(AddressSpace *as, const TlbConfig *cfg_in, const TlbTargetOps *o
     t->dynamic_resize = cfg.dynamic_resize;
     t->min_entries = cfg.min_entries;
     t->max_entries = cfg.max_entries;
-    t->as = as;
+    t->space[0] = (struct TlbSpace){ .t = t, .as = as, .idxmask = TLB_ALL_MMUIDX };
     t->ops = ops;
     t->cpu = cpu;
     t->watchpoints = g_array_new(FALSE, FALSE, sizeof(Watchpoint));
@@ -319,10 +342,10 @@ CpuTlb *tlb_new(AddressSpace *as, const TlbConfig *cfg_in, const TlbTargetOps *o
         index_alloc(t, i, 1);
     }
     victim_alloc(t);
-    t->dispatch = as_dispatch(as);
-    dispatch_ref(t->dispatch);
+    t->space[0].dispatch = as_dispatch(as);
+    dispatch_ref(t->space[0].dispatch);
     t->ls_gen = UINT64_MAX; /* generations start at 1: never matches */
-    as_add_dispatch_notifier(as, dispatch_changed, t);
+    as_add_dispatch_notifier(as, dispatch_changed, &t->space[0]);
     if (!all_tlbs) {
         all_tlbs = g_ptr_array_new();
     }
@@ -336,8 +359,12 @@ void tlb_free(CpuTlb *t)
         return;
     }
     g_ptr_array_remove(all_tlbs, t);
-    as_remove_dispatch_notifier(t->as, dispatch_changed, t);
-    dispatch_unref(t->dispatch);
+    for (int k = 0; k < 2; k++) {
+        if (t->space[k].as) {
+            as_remove_dispatch_notifier(t->space[k].as, dispatch_changed, &t->space[k]);
+            dispatch_unref(t->space[k].dispatch);
+        }
+    }
     for (unsigned i = 0; i < TLB_MAX_MMU_IDX; i++) {
         g_free(t->fast.tables[i].entries);
         g_free(t->idx[i].full);
@@ -353,7 +380,30 @@ void tlb_free(CpuTlb *t)
 
 AddressSpace *tlb_address_space(const CpuTlb *t)
 {
-    return t->as;
+    return t->space[0].as;
+}
+
+bool tlb_set_alt_space(CpuTlb *t, uint16_t idxmask, AddressSpace *as, GError **err)
+{
+    uint16_t valid = (uint16_t)((1u << t->nb_mmu_idx) - 1);
+    if (!as || !idxmask || (idxmask & ~valid) || t->space[1].as) {
+        g_set_error(err, MEM_ERROR, MEM_ERROR_INVALID_ARGUMENT,
+                    "tlb_set_alt_space: needs an address space and a non-empty mask of "
+                    "existing MMU indexes, once per TLB");
+        return false;
+    }
+    t->space[1] = (struct TlbSpace){ .t = t, .as = as, .dispatch = as_dispatch(as),
+                                     .idxmask = idxmask };
+    dispatch_ref(t->space[1].dispatch);
+    t->space[0].idxmask &= (uint16_t)~idxmask;
+    for (unsigned i = 0; i < TLB_MAX_MMU_IDX; i++) {
+        if (idxmask & (1u << i)) {
+            t->space_of[i] = 1;
+        }
+    }
+    as_add_dispatch_notifier(as, dispatch_changed, &t->space[1]);
+    tlb_flush_by_mmuidx(t, idxmask);
+    return true;
 }
 
 bool tlb_set_geometry(CpuTlb *t, unsigned entries, unsigned victim, bool dynamic_resize,
@@ -499,7 +549,8 @@ static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_i
         note_large_page(st, vaddr, tr.page_size);
     }
 
-    Dispatch *d = t->dispatch;
+    struct TlbSpace *spc = space_for(t, mmu_idx);
+    Dispatch *d = spc->dispatch;
     uint64_t gen = dispatch_generation(d);
     uint64_t last;
     uint32_t idx;
@@ -595,7 +646,7 @@ static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_i
         .dev_sizes = dev ? native_sizes(dev) : 0,
         .dev_big = dev && (dev->endianness == MEM_BIG_ENDIAN ||
                            (dev->endianness == MEM_TARGET_ENDIAN &&
-                            as_target_endian(t->as) == MEM_BIG_ENDIAN)),
+                            as_target_endian(spc->as) == MEM_BIG_ENDIAN)),
         .paddr = ppage,
         .section_offset = ppage - s->start,
         .dispatch_gen = gen,
@@ -679,12 +730,13 @@ static bool bus_error(CpuTlb *t, uint64_t vaddr, uint64_t paddr, TlbAccess acces
 
 /* The entry's section, checked against the current dispatch. NULL if the
  * entry is from another dispatch (the caller refills) or spans sections. */
-static const MemSection *entry_section(CpuTlb *t, const TlbFullEntry *full)
+static const MemSection *entry_section(CpuTlb *t, unsigned mmu_idx, const TlbFullEntry *full)
 {
-    if (full->dispatch_gen != dispatch_generation(t->dispatch) || full->multi_section) {
+    Dispatch *d = space_for(t, mmu_idx)->dispatch;
+    if (full->dispatch_gen != dispatch_generation(d) || full->multi_section) {
         return NULL;
     }
-    return dispatch_section(t->dispatch, full->section);
+    return dispatch_section(d, full->section);
 }
 
 /* Call every watchpoint of the access's kind overlapping it, before the
@@ -765,7 +817,7 @@ static bool access_in_page(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mm
             }
             return true;
         }
-        const MemSection *s = entry_section(t, full);
+        const MemSection *s = entry_section(t, mmu_idx, full);
         if (!s && !full->multi_section) {
             /* Filled from an older dispatch: never decode it; refill. */
             tlb_flush_page_by_mmuidx(t, vaddr, (uint16_t)(1u << mmu_idx));
@@ -797,23 +849,23 @@ static bool access_in_page(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mm
              * same dispatch, and make it one access of its size. */
             MemAttrs attrs = full->attrs;
             if (access == TLB_WRITE) {
-                Dispatch *d = t->dispatch;
+                Dispatch *d = space_for(t, mmu_idx)->dispatch;
                 const MemSection *rs = dispatch_section(d, dispatch_lookup(d, paddr, NULL));
                 if (rs->mr && mr_ram_ptr(rs->mr)) {
                     code_hook_if_protected(t, rs->mr, rs->offset_in_region + (paddr - rs->start),
                                            paddr, size);
                 }
-                r = as_write_val(t->as, paddr, attrs, size, MEM_LITTLE_ENDIAN, v);
+                r = as_write_val(space_for(t, mmu_idx)->as, paddr, attrs, size, MEM_LITTLE_ENDIAN, v);
             } else {
-                r = as_read_val(t->as, paddr, attrs, size, MEM_LITTLE_ENDIAN, &v);
+                r = as_read_val(space_for(t, mmu_idx)->as, paddr, attrs, size, MEM_LITTLE_ENDIAN, &v);
             }
         } else if (tag & TLB_FLAG_DISCARD) {
-            section_access(t->as, s, paddr, full->attrs, bytes, size, true);
+            section_access(space_for(t, mmu_idx)->as, s, paddr, full->attrs, bytes, size, true);
             return true; /* ROM writes are dropped (and reported once), as hardware does */
         } else if (access == TLB_WRITE) {
-            r = section_write_val(t->as, s, paddr, full->attrs, size, MEM_LITTLE_ENDIAN, v);
+            r = section_write_val(space_for(t, mmu_idx)->as, s, paddr, full->attrs, size, MEM_LITTLE_ENDIAN, v);
         } else {
-            r = section_read_val(t->as, s, paddr, full->attrs, size, MEM_LITTLE_ENDIAN, &v);
+            r = section_read_val(space_for(t, mmu_idx)->as, s, paddr, full->attrs, size, MEM_LITTLE_ENDIAN, &v);
         }
         for (unsigned i = 0; access != TLB_WRITE && i < size; i++) {
             bytes[i] = (uint8_t)(v >> (8 * i));
@@ -931,7 +983,7 @@ static int quick_access(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mmu_i
     }
     const TlbFullEntry *full = &t->idx[mmu_idx].full[slot];
     if ((tag & TLB_FLAGS_MASK) != TLB_FLAG_IO || !full->dev_ops ||
-        !(full->dev_sizes & size) || full->dispatch_gen != dispatch_generation(t->dispatch)) {
+        !(full->dev_sizes & size) || full->dispatch_gen != dispatch_generation(space_for(t, mmu_idx)->dispatch)) {
         return -2; /* counted already: the caller must not count again */
     }
     uint64_t off = full->dev_offset + (vaddr & ~t->fast.page_mask);
@@ -1032,7 +1084,7 @@ bool tlb_fetch_bytes(CpuTlb *t, uint64_t vaddr, unsigned mmu_idx, void *buf, uns
             memcpy(out, host, n);
         } else {
             const TlbFullEntry *full = tlb_peek_full(t, mmu_idx, vaddr);
-            MemResult r = as_read(t->as, paddr, full->attrs, out, n);
+            MemResult r = as_read(space_for(t, mmu_idx)->as, paddr, full->attrs, out, n);
             if (r != MEM_OK && !bus_error(t, vaddr, paddr, TLB_EXEC, mmu_idx, n, r)) {
                 return false;
             }
@@ -1057,18 +1109,23 @@ bool tlb_probe(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_idx, ui
 
 /* --- Flushes --- */
 
-void tlb_flush_by_mmuidx(CpuTlb *t, uint16_t idxmask)
+static void flush_indexes(CpuTlb *t, uint16_t idxmask, bool as_full_flush)
 {
     for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
         if (idxmask & (1u << i)) {
             flush_index(t, i);
-            if (idxmask == TLB_ALL_MMUIDX) {
+            if (as_full_flush) {
                 t->fast.tables[i].stats.flush_all++;
             } else {
                 t->fast.tables[i].stats.flush_mmuidx++;
             }
         }
     }
+}
+
+void tlb_flush_by_mmuidx(CpuTlb *t, uint16_t idxmask)
+{
+    flush_indexes(t, idxmask, idxmask == TLB_ALL_MMUIDX);
 }
 
 void tlb_flush(CpuTlb *t)
@@ -1347,7 +1404,7 @@ void tlb_dump(CpuTlb *t, GString *out, bool entries)
     g_string_append_printf(out, "TLB: %u MMU index(es), %u-byte pages, victim %u, resize %s, "
                            "dispatch generation %" G_GUINT64_FORMAT "\n",
                            t->nb_mmu_idx, (unsigned)page_size(t), t->victim_size,
-                           t->dynamic_resize ? "on" : "off", dispatch_generation(t->dispatch));
+                           t->dynamic_resize ? "on" : "off", dispatch_generation(t->space[0].dispatch));
     g_string_append_printf(out, "%-4s %7s %12s %10s %10s %10s %10s %8s %8s %8s %8s %7s\n",
                            "idx", "entries", "hits", "misses", "victim", "fills", "io",
                            "fl.all", "fl.page", "fl.range", "fl.idx", "resize");
@@ -1376,7 +1433,7 @@ void tlb_dump(CpuTlb *t, GString *out, bool entries)
             const TlbFullEntry *f = &t->idx[i].full[k];
             uint64_t tag = e->addr_read != TLB_EMPTY ? e->addr_read
                            : e->addr_write != TLB_EMPTY ? e->addr_write : e->addr_code;
-            const MemSection *s = f->multi_section ? NULL : entry_section(t, f);
+            const MemSection *s = f->multi_section ? NULL : entry_section(t, i, f);
             g_string_append_printf(out, "  [%u:%4" G_GUINT64_FORMAT "] v=0x%016" G_GINT64_MODIFIER
                                    "x p=0x%016" G_GINT64_MODIFIER "x sec=%u gen=%" G_GUINT64_FORMAT
                                    " %s", i, k, tag & t->fast.page_mask, f->paddr, f->section,

@@ -183,6 +183,11 @@ CpuTlb *tlb_new(AddressSpace *as, const TlbConfig *cfg, const TlbTargetOps *ops,
                 GError **err);
 void tlb_free(CpuTlb *t);
 AddressSpace *tlb_address_space(const CpuTlb *t);
+/* Bind the MMU indexes in `idxmask` to another address space: their fills
+ * and slow paths resolve against it (and its commits invalidate only them).
+ * Once per TLB. For views that differ by access type, e.g. x86 SMM data
+ * accesses that must not see SMRAM while code fetches do (D_CLS). */
+bool tlb_set_alt_space(CpuTlb *t, uint16_t idxmask, AddressSpace *as, GError **err);
 /* Geometry at run time (flushes the tables it changes). */
 bool tlb_set_geometry(CpuTlb *t, unsigned entries, unsigned victim, bool dynamic_resize,
                       GError **err);

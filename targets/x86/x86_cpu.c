@@ -48,6 +48,16 @@ unsigned x86_code_size(const X86Cpu *cpu)
 
 unsigned x86_mmu_index(const X86Cpu *cpu, bool implicit_supervisor)
 {
+    /* SMM with the chipset hiding SMRAM from data references (i440FX D_CLS):
+     * data goes through the index bound to the machine's data view. */
+    if (G_UNLIKELY(cpu->in_smm && cpu->smm_data_hidden)) {
+        return X86_MMU_SMM_DATA;
+    }
+    return x86_fetch_mmu_index(cpu, implicit_supervisor);
+}
+
+unsigned x86_fetch_mmu_index(const X86Cpu *cpu, bool implicit_supervisor)
+{
     if (cpu->cpl == 3 && !implicit_supervisor) {
         return X86_MMU_USER;
     }
@@ -86,7 +96,9 @@ static bool tlb_walk(void *opaque, uint64_t vaddr, TlbAccess access, unsigned mm
     X86Cpu *cpu = opaque;
     X86PagingState st = {
         .cr0 = cpu->cr0, .cr3 = cpu->cr3, .cr4 = cpu->cr4, .efer = cpu->efer,
-        .smap_override = mmu_idx == X86_MMU_KERNEL_NOSMAP,
+        .smap_override = mmu_idx == X86_MMU_KERNEL_NOSMAP ||
+                         (mmu_idx == X86_MMU_SMM_DATA &&
+                          (!(cpu->cr4 & X86_CR4_SMAP) || (cpu->eflags & X86_AC))),
         .pae_pdptes = (cpu->cr4 & X86_CR4_PAE) && !x86_long_mode(cpu) ? cpu->pdptes : NULL,
     };
     X86WalkResult r;
@@ -255,7 +267,7 @@ int x86_unimplemented(X86Cpu *cpu, const X86Insn *in)
         uint8_t bytes[16] = { 0 };
         char text[96];
         uint64_t lin = cpu->segs[S_CS].base + cpu->rip;
-        tlb_fetch_bytes(cpu->tlb, lin, x86_mmu_index(cpu, false), bytes, in->len);
+        tlb_fetch_bytes(cpu->tlb, lin, x86_fetch_mmu_index(cpu, false), bytes, in->len);
         x86_disasm(bytes, in->len, x86_code_size(cpu), cpu->rip, text, sizeof(text));
         fprintf(stderr, "mmusim: x86: instruction not implemented, raising #UD (reported once): "
                         "%s at %04x:%" G_GINT64_MODIFIER "x\n", text, cpu->segs[S_CS].selector,
@@ -272,7 +284,7 @@ static void trace_insn(X86Cpu *cpu, const X86Insn *in)
     uint8_t bytes[16] = { 0 };
     char text[96];
     uint64_t lin = cpu->segs[S_CS].base + cpu->rip;
-    tlb_fetch_bytes(cpu->tlb, lin, x86_mmu_index(cpu, false), bytes, in->len);
+    tlb_fetch_bytes(cpu->tlb, lin, x86_fetch_mmu_index(cpu, false), bytes, in->len);
     x86_disasm(bytes, in->len, x86_code_size(cpu), cpu->rip, text, sizeof(text));
     fprintf(cpu->trace_out, "cpu%u %04x:%08" G_GINT64_MODIFIER "x  %s\n", cpu->index,
             cpu->segs[S_CS].selector, cpu->rip, text);
@@ -342,7 +354,7 @@ static void exec_uncached(X86Cpu *cpu, uint64_t lin, unsigned code_size)
     unsigned got = 0;
     /* Fetch as many bytes as are accessible, up to 15. */
     while (got < sizeof(bytes) &&
-           tlb_fetch_bytes(cpu->tlb, lin + got, x86_mmu_index(cpu, false), bytes + got, 1)) {
+           tlb_fetch_bytes(cpu->tlb, lin + got, x86_fetch_mmu_index(cpu, false), bytes + got, 1)) {
         got++;
     }
     cpu->exc.vector = -1; /* a fault past the instruction's end is not its fault */
@@ -351,7 +363,7 @@ static void exec_uncached(X86Cpu *cpu, uint64_t lin, unsigned code_size)
     if (!x86_decode(bytes, got, code_size, cpu->rip, &in, &more)) {
         if (more && got < sizeof(bytes)) {
             /* The instruction needs a byte we cannot fetch: that fetch faults. */
-            tlb_fetch_bytes(cpu->tlb, lin + got, x86_mmu_index(cpu, false), bytes + got, 1);
+            tlb_fetch_bytes(cpu->tlb, lin + got, x86_fetch_mmu_index(cpu, false), bytes + got, 1);
         } else {
             x86_raise(cpu, X86_EXC_UD, 0, false);
         }
@@ -390,7 +402,7 @@ static void exec_block(X86Cpu *cpu, uint64_t budget)
         return;
     }
     uint64_t lin = code_size == 8 ? cpu->rip : (uint32_t)(cs->base + cpu->rip);
-    unsigned mmu_idx = x86_mmu_index(cpu, false);
+    unsigned mmu_idx = x86_fetch_mmu_index(cpu, false);
     uint32_t mode = code_size | (mmu_idx << 4);
     struct X86JumpEntry *je = &cpu->jc[jc_hash(lin)];
     X86Block *b;

@@ -90,7 +90,9 @@ typedef struct X86Table {
 } X86Table;
 
 /* MMU indexes (the TLB's): privilege and SMAP decide what a walk grants. */
-enum { X86_MMU_USER = 0, X86_MMU_KERNEL = 1, X86_MMU_KERNEL_NOSMAP = 2, X86_NB_MMU = 3 };
+enum { X86_MMU_USER = 0, X86_MMU_KERNEL = 1, X86_MMU_KERNEL_NOSMAP = 2,
+       X86_MMU_SMM_DATA = 3,  /* SMM data references when the chipset hides SMRAM from them */
+       X86_NB_MMU = 4 };
 
 /* Why run() returned. */
 typedef enum X86Exit {
@@ -169,6 +171,7 @@ struct X86Cpu {
     /* System Management Mode (x86_smm.c). */
     bool smi_pending;        /* latched SMI: taken at a block boundary outside SMM */
     bool in_smm;             /* NMIs and further SMIs are held until RSM */
+    bool smm_data_hidden;    /* set by the machine: in SMM, data references do not see SMRAM (D_CLS) */
     uint64_t smbase;         /* 0x30000 at RESET; kept by INIT; relocated by RSM */
     X86PendingExc exc;       /* exception being raised by the current instruction */
     int exc_depth;           /* for double and triple fault */
@@ -226,8 +229,10 @@ void x86_set_eflags(X86Cpu *cpu, uint32_t value, uint32_t mask);
 unsigned x86_code_size(const X86Cpu *cpu);
 bool x86_long_mode(const X86Cpu *cpu);
 
-/* The TLB's MMU index for an access by this CPU now. */
+/* The TLB's MMU index for a data access by this CPU now. */
 unsigned x86_mmu_index(const X86Cpu *cpu, bool implicit_supervisor);
+/* ... and for an instruction fetch (never X86_MMU_SMM_DATA). */
+unsigned x86_fetch_mmu_index(const X86Cpu *cpu, bool implicit_supervisor);
 /* Flush what a change of CR0/CR3/CR4/EFER requires. */
 void x86_paging_changed(X86Cpu *cpu, bool keep_global);
 

@@ -16,7 +16,7 @@ bool x86i_raw(X86Cpu *cpu, const X86Insn *in, X86RawInsn *out)
     unsigned len = in->len > 15 ? 15 : in->len;
     uint64_t lin = cs == 8 ? cpu->rip : (uint32_t)(cpu->segs[S_CS].base + cpu->rip);
     *out = (X86RawInsn){ .seg = S_NONE };
-    if (!tlb_fetch_bytes(cpu->tlb, lin, x86_mmu_index(cpu, false), b, len)) {
+    if (!tlb_fetch_bytes(cpu->tlb, lin, x86_fetch_mmu_index(cpu, false), b, len)) {
         return false;
     }
     out->last = b[len - 1];
