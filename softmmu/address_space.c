@@ -625,6 +625,7 @@ void as_remove_dispatch_notifier(AddressSpace *as, AsDispatchNotify fn, void *op
 const char *as_name(const AddressSpace *as) { return as->name; }
 MemRegion *as_root(const AddressSpace *as) { return as->root; }
 void as_set_unassigned_fill(AddressSpace *as, uint8_t fill) { as->fill = fill; }
+uint8_t as_fill_byte(const AddressSpace *as) { return as->fill; }
 MemEndian as_target_endian(const AddressSpace *as) { return as->target_endian; }
 Dispatch *as_dispatch(const AddressSpace *as) { return as->dispatch; }
 MemRegion *as_shared_base(const AddressSpace *as) { return as->shared; }
@@ -678,7 +679,11 @@ MemResult section_access(AddressSpace *as, const MemSection *s, uint64_t addr, M
         return mmio_access_buffer(mr, off, buf, len, attrs, is_write,
                                   mr_ops_big_endian(mr, as->target_endian));
     }
-    /* Other kinds (IOMMU) are not dispatched yet: nothing answers. */
+    if (mr->kind == MR_KIND_IOMMU) {
+        /* Translate and continue in the target space (iommu.c). */
+        return iommu_access(as, mr, off, attrs, buf, len, is_write, false);
+    }
+    /* No other leaf kind exists; answer as unassigned. */
     if (!is_write) {
         memset(buf, as->fill, len);
     }
@@ -752,6 +757,11 @@ static bool is_device_access(const MemSection *s, bool is_write)
 static MemResult section_val(AddressSpace *as, const MemSection *s, uint64_t addr,
                              MemAttrs attrs, unsigned size, uint8_t *bytes, bool is_write)
 {
+    if (s->mr && s->mr->kind == MR_KIND_IOMMU) {
+        /* Stays one value access wherever the translation does not split it. */
+        uint64_t off = s->offset_in_region + (addr - s->start);
+        return iommu_access(as, s->mr, off, attrs, bytes, size, is_write, true);
+    }
     if (is_device_access(s, is_write)) {
         uint64_t off = s->offset_in_region + (addr - s->start);
         return mmio_access(s->mr, off, bytes, size, attrs, is_write,

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "softmmu/iommu.h"
 #include "softmmu/region_internal.h"
 
 static uint64_t add_counter;
@@ -232,6 +233,23 @@ MemRegion *mr_new_romd(const char *name, uint64_t size, const MemRegionOps *ops,
     return mr;
 }
 
+MemRegion *mr_new_iommu(const char *name, uint64_t size, const MemIommuOps *ops, void *opaque,
+                        GError **err)
+{
+    if (!ops || !ops->translate) {
+        g_set_error(err, MEM_ERROR, MEM_ERROR_INVALID_ARGUMENT,
+                    "iommu '%s': a translate callback is required",
+                    name ? name : "(anonymous)");
+        return NULL;
+    }
+    MemRegion *mr = mr_alloc(name, MR_KIND_IOMMU, size, err);
+    if (mr) {
+        mr->iommu_ops = ops;
+        mr->opaque = opaque;
+    }
+    return mr;
+}
+
 MemRegion *mr_new_alias(const char *name, MemRegion *target, uint64_t offset, uint64_t size,
                         GError **err)
 {
@@ -279,6 +297,7 @@ static void mr_finalize(MemRegion *mr)
         g_ptr_array_free(mr->alias_users, TRUE);
     }
     mem_region_finalize_cache(mr);
+    iommu_finalize(mr);
     if (mr->ram_owned) {
         ram_free(mr->ram, mr->ram_mapped);
     }

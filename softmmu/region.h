@@ -29,7 +29,7 @@ typedef enum MemRegionKind {
     MR_KIND_MMIO,
     MR_KIND_ALIAS,
     MR_KIND_ROMD,   /* ROM device: reads from RAM backing, writes to callbacks */
-    MR_KIND_IOMMU,  /* reserved: the DMA/IOMMU issue adds it */
+    MR_KIND_IOMMU,  /* translates into another address space: softmmu/iommu.h */
 } MemRegionKind;
 
 const char *mr_kind_name(MemRegionKind kind);

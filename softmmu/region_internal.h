@@ -48,6 +48,11 @@ struct MemRegion {
 
     bool reported_rom_write; /* report a dropped ROM write once per region */
 
+    /* IOMMU regions (iommu.c): the model's ops (opaque above), notifiers. */
+    const struct MemIommuOps *iommu_ops;
+    GArray *iommu_notifiers;  /* IommuNotifier (iommu.c) */
+    bool reported_iommu;      /* report a bad entry / too deep nesting once */
+
     /* Change tracking (address_space.c). */
     bool dirty_render;       /* changed since the last commit */
     struct RenderCache *cache; /* this region rendered as a root, while spaces use it */
@@ -84,6 +89,16 @@ MemResult mmio_access(MemRegion *mr, uint64_t offset, uint8_t *bytes, unsigned s
 MemResult mmio_access_buffer(MemRegion *mr, uint64_t offset, uint8_t *buf, uint64_t len,
                              MemAttrs attrs, bool is_write, bool big_endian);
 bool mr_ops_big_endian(const MemRegion *mr, MemEndian target);
+
+/* iommu.c: an access that landed in IOMMU region `mr` at `offset`, coming
+ * from `as`. `value`: one value access (forward as one access of `len`
+ * bytes where the translation allows). */
+MemResult iommu_access(AddressSpace *as, MemRegion *mr, uint64_t offset, MemAttrs attrs,
+                       uint8_t *buf, uint64_t len, bool is_write, bool value);
+/* address_space.c: the byte unassigned reads of `as` return. */
+uint8_t as_fill_byte(const AddressSpace *as);
+/* iommu.c: a region is going away. */
+void iommu_finalize(MemRegion *mr);
 
 /* render.c */
 FlatView *flatview_new_from_ranges(GArray *ranges /* FlatRange, sorted, disjoint */);
