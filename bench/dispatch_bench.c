@@ -37,6 +37,7 @@
 #include <glib.h>
 
 #include "softmmu/cpu_view.h"
+#include "bench/bench_devices.h"
 
 /* ------------------------------------------------------------------------ */
 /* Parameters                                                                */
@@ -359,35 +360,6 @@ static void print_json(void)
 /* ------------------------------------------------------------------------ */
 /* Machine maps                                                              */
 
-static MemResult dummy_read(void *opaque, uint64_t offset, uint64_t *value, unsigned size,
-                            MemAttrs attrs)
-{
-    (void)opaque;
-    (void)size;
-    (void)attrs;
-    *value = offset;
-    return MEM_OK;
-}
-
-static MemResult dummy_write(void *opaque, uint64_t offset, uint64_t value, unsigned size,
-                             MemAttrs attrs)
-{
-    (void)opaque;
-    (void)offset;
-    (void)value;
-    (void)size;
-    (void)attrs;
-    return MEM_OK;
-}
-
-static const MemRegionOps dummy_ops = {
-    .read = dummy_read,
-    .write = dummy_write,
-    .endianness = MEM_LITTLE_ENDIAN,
-    .valid = { .min_access_size = 1, .max_access_size = 8 },
-    .impl = { .min_access_size = 1, .max_access_size = 8 },
-};
-
 typedef struct MapRegion {
     uint64_t start;
     uint64_t size;
@@ -474,7 +446,7 @@ static Map *map_new(guint n)
             mr = mr_new_ram(name, size, &err);
         } else {
             snprintf(name, sizeof(name), "mmio%u", i);
-            mr = mr_new_mmio(name, size, &dummy_ops, NULL, &err);
+            mr = mr_new_mmio(name, size, &bench_filler_ops, NULL, &err);
         }
         die_on_error(err, "region");
         mr_add_subregion(m->root, addr, mr, &err);
@@ -545,7 +517,7 @@ static CpuView *cpu_new(const Map *m, unsigned index)
     GError *err = NULL;
     char name[32];
     snprintf(name, sizeof(name), "apic%u", index);
-    MemRegion *apic = mr_new_mmio(name, APIC_SIZE, &dummy_ops, NULL, &err);
+    MemRegion *apic = mr_new_mmio(name, APIC_SIZE, &bench_filler_ops, NULL, &err);
     die_on_error(err, "apic");
     CpuViewConfig cfg = {
         .cpu_index = index,

@@ -49,6 +49,7 @@
 #include "softmmu/cpu_view.h"
 #include "softmmu/region.h"
 #include "tlb/tlb.h"
+#include "bench/bench_devices.h"
 
 #ifdef HAVE_UNICORN
 #include <unicorn/unicorn.h>
@@ -580,36 +581,6 @@ static const MemRegionOps dev_ops = {
     .impl = { .min_access_size = 1, .max_access_size = 8 },
 };
 
-/* Fillers: mixed MMIO/RAM regions that only make the map bigger. */
-static MemResult filler_read(void *opaque, uint64_t offset, uint64_t *value, unsigned size,
-                             MemAttrs attrs)
-{
-    (void)opaque;
-    (void)size;
-    (void)attrs;
-    *value = offset;
-    return MEM_OK;
-}
-
-static MemResult filler_write(void *opaque, uint64_t offset, uint64_t value, unsigned size,
-                              MemAttrs attrs)
-{
-    (void)opaque;
-    (void)offset;
-    (void)value;
-    (void)size;
-    (void)attrs;
-    return MEM_OK;
-}
-
-static const MemRegionOps filler_ops = {
-    .read = filler_read,
-    .write = filler_write,
-    .endianness = MEM_LITTLE_ENDIAN,
-    .valid = { .min_access_size = 1, .max_access_size = 8 },
-    .impl = { .min_access_size = 1, .max_access_size = 8 },
-};
-
 typedef struct Machine {
     MemRegion *root;       /* the global map */
     MemRegion *ram;        /* RAM_SIZE at 0 (borrowed: the root holds it) */
@@ -654,7 +625,7 @@ static void machine_grow(guint total)
         *cursor = addr + size + gap;
         snprintf(name, sizeof(name), "fill%u", mach.regions);
         MemRegion *mr = is_ram ? mr_new_ram(name, size, &err)
-                               : mr_new_mmio(name, size, &filler_ops, NULL, &err);
+                               : mr_new_mmio(name, size, &bench_filler_ops, NULL, &err);
         die_on_error(err, "filler region");
         mr_add_subregion(mach.root, addr, mr, &err);
         die_on_error(err, "add filler region");
@@ -689,7 +660,7 @@ static void machine_init(void)
     mem_transaction_commit();
     machine_grow(BASE_REGIONS);
 
-    MemRegion *apic = mr_new_mmio("apic0", 0x1000, &filler_ops, NULL, &err);
+    MemRegion *apic = mr_new_mmio("apic0", 0x1000, &bench_filler_ops, NULL, &err);
     die_on_error(err, "apic");
     CpuViewConfig cfg = {
         .cpu_index = 0,
