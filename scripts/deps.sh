@@ -15,11 +15,13 @@ if command -v pkg-config >/dev/null 2>&1; then
   check_pc capstone || need_pkgs+=(libcapstone-dev)
   check_pc glib-2.0 || need_pkgs+=(libglib2.0-dev)
   check_pc check || need_pkgs+=(check)
+  [ -e /usr/include/libfdt.h ] || need_pkgs+=(libfdt-dev)  # the virt board's device tree (no .pc file in Debian 12)
 else
-  need_pkgs+=(libcapstone-dev libglib2.0-dev check)
+  need_pkgs+=(libcapstone-dev libglib2.0-dev check libfdt-dev)
 fi
 # Guest test images are assembled from source at build time.
 command -v nasm >/dev/null 2>&1 || need_pkgs+=(nasm)
+command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need_pkgs+=(gcc-aarch64-linux-gnu)
 
 # Optional: peers for benchmarks and differential tests, plots. Installed
 # when we can, never required.
