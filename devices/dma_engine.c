@@ -196,6 +196,13 @@ DmaEngine *dma_engine_new(AddressSpace *bus_as, const DmaEngineHost *host, void 
     return d;
 }
 
+void dma_engine_reset(DmaEngine *d)
+{
+    d->src = d->dst = 0;
+    d->len = d->ctrl = d->status = d->xferred = 0;
+    update_irq(d);
+}
+
 void dma_engine_free(DmaEngine *d)
 {
     if (d) {

@@ -80,6 +80,8 @@ DmaEngine *dma_engine_new(AddressSpace *bus_as, const DmaEngineHost *host, void 
 void dma_engine_free(DmaEngine *d);
 
 MemRegion *dma_engine_regs(DmaEngine *d);  /* borrowed */
+/* Power-on state: every register 0, interrupt low. */
+void dma_engine_reset(DmaEngine *d);
 bool dma_engine_irq_level(const DmaEngine *d);
 
 #endif

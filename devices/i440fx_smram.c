@@ -136,6 +136,20 @@ void i440fx_config_write(I440fx *c, unsigned bus, unsigned dev, unsigned fn,
 
 /* --- Mechanism #1 ports --- */
 
+/* Is CONFIG_ADDRESS enabled and aimed at a function other than the host
+ * bridge? Then its cycles belong to the bus behind the bridge. */
+static bool bus_cycle(const I440fx *c, unsigned *bus, unsigned *dev, unsigned *fn)
+{
+    uint32_t a = c->config_address;
+    if (!(a & PCI_CONFIG_ENABLE)) {
+        return false;
+    }
+    *bus = (a >> 16) & 0xff;
+    *dev = (a >> 11) & 0x1f;
+    *fn = (a >> 8) & 7;
+    return !is_host_bridge(*bus, *dev, *fn);
+}
+
 /* One byte of CONFIG_DATA (data_index 0..3 = port 0xcfc + data_index). */
 static uint8_t data_read_byte(I440fx *c, unsigned data_index)
 {
@@ -176,6 +190,13 @@ static MemResult pci_io_read(void *opaque, uint64_t offset, uint64_t *value, uns
         *value = c->config_address;
         return MEM_OK;
     }
+    unsigned bus, dev, fn;
+    if (offset >= 4 && bus_cycle(c, &bus, &dev, &fn) && c->hooks.config_read) {
+        /* One configuration read of this size on the bus behind the bridge. */
+        unsigned reg = (c->config_address & 0xfc) + (unsigned)offset - 4;
+        *value = c->hooks.config_read(c->hooks.opaque, bus, dev, fn, reg, size);
+        return MEM_OK;
+    }
     for (unsigned i = 0; i < size; i++) {
         unsigned o = (unsigned)offset + i;
         uint8_t b = o < 4 ? 0xff : data_read_byte(c, o - 4);
@@ -193,6 +214,12 @@ static MemResult pci_io_write(void *opaque, uint64_t offset, uint64_t value, uns
 
     if (offset == 0 && size == 4) {
         c->config_address = (uint32_t)value & CONFIG_ADDRESS_MASK;
+        return MEM_OK;
+    }
+    unsigned bus, dev, fn;
+    if (offset >= 4 && bus_cycle(c, &bus, &dev, &fn) && c->hooks.config_write) {
+        unsigned reg = (c->config_address & 0xfc) + (unsigned)offset - 4;
+        c->hooks.config_write(c->hooks.opaque, bus, dev, fn, reg, size, (uint32_t)value);
         return MEM_OK;
     }
     for (unsigned i = 0; i < size; i++) {

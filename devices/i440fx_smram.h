@@ -54,7 +54,9 @@
  *         any device but bus 0 device 0 function 0, reads are all-ones
  *         (master abort: no device) and writes are dropped.
  *
- * Only the host bridge (0:0.0) exists; there is no PCI bus behind it yet.
+ * The host bridge (0:0.0) is answered here; configuration cycles for any
+ * other function go to the config_read/config_write hooks (the machine's PCI
+ * bus), or master-abort without them.
  * Its configuration space: vendor 8086h (offset 0), device 1237h (offset 2),
  * class code 060000h (host bridge, offsets 9-0bh), the SMRAM register at
  * 72h; every other byte reads 0 and ignores writes (no PAM, DRB, command or
@@ -106,6 +108,14 @@ typedef struct I440fxHooks {
     void (*smram_changed)(void *opaque, uint8_t smram);
     /* A write to APMC (0xb2): raise the SMI. */
     void (*apm_control)(void *opaque, uint8_t value);
+    /* Optional: configuration cycles for every function but the host
+     * bridge (the PCI bus behind it, devices/pci.h), one call per CONFIG_DATA
+     * access (size 1, 2 or 4 at offset (CONFIG_ADDRESS & 0xfc) + (port & 3)).
+     * Absent: master abort (all-ones, writes dropped). */
+    uint32_t (*config_read)(void *opaque, unsigned bus, unsigned dev, unsigned fn,
+                            unsigned offset, unsigned size);
+    void (*config_write)(void *opaque, unsigned bus, unsigned dev, unsigned fn, unsigned offset,
+                         unsigned size, uint32_t value);
     void *opaque;
 } I440fxHooks;
 

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "devices/debug_exit.h"
+#include "devices/iommu_ref.h"
+#include "devices/pci_devices.h"
 #include "devices/serial_16550.h"
 
 #define PC_ONE_MIB UINT64_C(0x100000)
@@ -60,6 +62,10 @@ struct PcMachine {
     MemRegion *isa_bios;
     MemRegion *smram;         /* pc.ram 0xa0000-0xbffff, shown by each CPU's SMRAM window */
     AddressSpace *dma;        /* the global map alone: what devices see */
+    PciHost *pci;             /* bus 0 behind the i440FX host bridge */
+    IommuRef *iommu;          /* in front of every PCI bus master */
+    PciDma *pci_dma;
+    PciTestdev *pci_testdev;
 
     MemRegion *io_root;
     AddressSpace *io;
@@ -694,6 +700,25 @@ static bool build_interrupts(PcMachine *pc, GError **err)
     return true;
 }
 
+static uint32_t chipset_config_read(void *opaque, unsigned bus, unsigned dev, unsigned fn,
+                                    unsigned offset, unsigned size)
+{
+    PcMachine *pc = opaque;
+    if (!pc->pci) {
+        return size >= 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+    }
+    return pci_config_read(pc->pci, bus, dev, fn, offset, size);
+}
+
+static void chipset_config_write(void *opaque, unsigned bus, unsigned dev, unsigned fn,
+                                 unsigned offset, unsigned size, uint32_t value)
+{
+    PcMachine *pc = opaque;
+    if (pc->pci) {
+        pci_config_write(pc->pci, bus, dev, fn, offset, size, value);
+    }
+}
+
 static bool build_io(PcMachine *pc, const PcConfig *cfg, GError **err)
 {
     pc->io_root = mr_new_container("io", PC_IO_SIZE, err);
@@ -761,6 +786,8 @@ static bool build_io(PcMachine *pc, const PcConfig *cfg, GError **err)
     I440fxHooks hooks = {
         .smram_changed = chipset_smram_changed,
         .apm_control = chipset_apm_control,
+        .config_read = chipset_config_read,
+        .config_write = chipset_config_write,
         .opaque = pc,
     };
     pc->chipset = i440fx_new(&hooks, err);
@@ -783,6 +810,55 @@ static bool build_io(PcMachine *pc, const PcConfig *cfg, GError **err)
     fw_cfg_add_i16(pc->fw_cfg, FW_CFG_MAX_CPUS, (uint16_t)pc->smp);
     pc->io = as_new("io", pc->io_root, err);
     return pc->io != NULL;
+}
+
+/* INTx: device d's pin p (0 = INTA) drives I/O APIC input 16 + ((d + p) & 3),
+ * the usual PIRQ swizzle wired straight to the I/O APIC's upper inputs
+ * (pc.h). */
+static void pci_set_intx(void *opaque, unsigned dev, unsigned pin, bool level)
+{
+    PcMachine *pc = opaque;
+    ioapic_set_irq(pc->ioapic, PC_PCI_GSI_BASE + ((dev + pin) & 3), level);
+}
+
+/* Power-on state of the IOMMU through its own registers: translation off
+ * (which drops the IOTLB and tells every mapping), root 0, the fault log
+ * acknowledged. */
+static void pc_iommu_reset(PcMachine *pc)
+{
+    MemRegion *r = iommu_ref_regs(pc->iommu);
+    const MemRegionOps *ops = mr_ops(r);
+    MemAttrs a = mem_attrs_cpu(0);
+    ops->write(mr_opaque(r), IOMMU_REF_ENABLE, 0, 4, a);
+    ops->write(mr_opaque(r), IOMMU_REF_ROOT_LO, 0, 4, a);
+    ops->write(mr_opaque(r), IOMMU_REF_ROOT_HI, 0, 4, a);
+    ops->write(mr_opaque(r), IOMMU_REF_FAULT_STATUS,
+               IOMMU_REF_FAULT_VALID | IOMMU_REF_FAULT_OVERFLOW, 4, a);
+}
+
+/* The PCI bus (pc.h): memory window, IOMMU, the two functions. */
+static bool build_pci(PcMachine *pc, GError **err)
+{
+    PciHostConfig hc = {
+        .name = "pci", .mem_size = PC_ABOVE_4G_BASE, .upstream = pc->system,
+        .io_space = pc->io_root, .set_intx = pci_set_intx, .opaque = pc,
+    };
+    pc->pci = pci_host_new(&hc, err);
+    if (!pc->pci ||
+        !pci_host_add_window(pc->pci, pc->system, PC_PCI_HOLE_BASE, PC_PCI_HOLE_BASE,
+                             PC_PCI_HOLE_END - PC_PCI_HOLE_BASE, -1, err)) {
+        return false;
+    }
+    /* The IOMMU walks its tables in the global map and sends translated
+     * cycles to the bus (so a translated address may also reach a BAR). */
+    pc->iommu = iommu_ref_new(pc->dma, pci_host_bus_as(pc->pci), err);
+    if (!pc->iommu || !mr_add_subregion(pc->system, PC_IOMMU_BASE, iommu_ref_regs(pc->iommu), err) ||
+        !pci_host_set_iommu(pc->pci, iommu_ref_region(pc->iommu), err)) {
+        return false;
+    }
+    pc->pci_dma = pci_dma_new(pc->pci, PC_PCI_DMA_DEV, err);
+    pc->pci_testdev = pc->pci_dma ? pci_testdev_new(pc->pci, PC_PCI_TESTDEV_DEV, err) : NULL;
+    return pc->pci_testdev != NULL;
 }
 
 static bool build_views(PcMachine *pc, GError **err)
@@ -846,7 +922,7 @@ static bool build_views(PcMachine *pc, GError **err)
     }
     /* Devices see the global map: no APIC page, no SMRAM. */
     pc->dma = as_new("dma", pc->system, err);
-    return pc->dma != NULL;
+    return pc->dma != NULL && build_pci(pc, err);
 }
 
 static bool build_cpus(PcMachine *pc, const PcConfig *cfg, GError **err)
@@ -980,6 +1056,16 @@ void pc_machine_free(PcMachine *pc)
             }
         }
     }
+    /* The bus first (it unmaps BARs and its window), then what it used. */
+    pci_host_free(pc->pci);
+    pci_dma_free(pc->pci_dma);
+    pci_testdev_free(pc->pci_testdev);
+    if (pc->iommu) {
+        if (mr_parent(iommu_ref_regs(pc->iommu))) {
+            mr_del_subregion(pc->system, iommu_ref_regs(pc->iommu), NULL);
+        }
+        iommu_ref_free(pc->iommu);
+    }
     if (pc->dma) {
         as_free(pc->dma);
     }
@@ -1051,6 +1137,10 @@ void pc_machine_reset(PcMachine *pc)
     ioapic_reset(pc->ioapic);
     apic_setup_virtual_wire(pc->apics[0]);   /* as at creation (pc.h) */
     i440fx_reset(pc->chipset);     /* clears D_LCK */
+    pci_host_reset(pc->pci);       /* RST#: BARs unmapped, no bus mastering */
+    pci_dma_reset(pc->pci_dma);
+    pci_testdev_reset(pc->pci_testdev);
+    pc_iommu_reset(pc);
     fw_cfg_reset(pc->fw_cfg);
     debug_exit_clear(pc->debug_exit);
     mem_transaction_commit();
@@ -1402,6 +1492,16 @@ PicPair *pc_machine_pic(const PcMachine *pc)
 Pit *pc_machine_pit(const PcMachine *pc)
 {
     return pc->pit;
+}
+
+PciHost *pc_machine_pci(const PcMachine *pc)
+{
+    return pc->pci;
+}
+
+IommuRef *pc_machine_iommu(const PcMachine *pc)
+{
+    return pc->iommu;
 }
 
 AddressSpace *pc_machine_dma(const PcMachine *pc)

@@ -1,7 +1,7 @@
 /*
  * The x86 "pc" machine: enough of a PC to run multiboot kernels and ROM
  * images, SMP guests and SMM firmware code. Not modelled yet: the RTC/CMOS,
- * a PCI bus with devices, PAM shadowing, ACPI.
+ * PCI-to-PCI bridges, MSI, PAM shadowing, ACPI.
  *
  * Global map "system" (container, whole 64-bit space; unassigned reads
  * return all-ones, as on PCs) -- what every CPU sees at priority 0 and what
@@ -13,6 +13,14 @@
  *   vga.lowmem    RAM 0xa0000-0xbffff, prio 1: a plain-RAM stand-in for the
  *                 VGA legacy window (no display is modelled).
  *   ioapic        the I/O APIC (devices/ioapic.h) at 0xfec00000, 4 KiB.
+ *   pci.window    prio -1: the PCI memory space (devices/pci.h) shown at the
+ *                 same addresses 0xe0000000-0xfebfffff (the PCI hole). BARs
+ *                 the guest programs there appear to CPUs and to bus masters.
+ *   iommu-ref     the reference IOMMU's registers (devices/iommu_ref.h) at
+ *                 0xfed90000, 32 bytes. It translates every PCI bus master's
+ *                 cycles (off at reset: identity); it walks its tables in
+ *                 the global map and sends translated cycles to the PCI
+ *                 bus view (global map under the PCI memory space).
  *   pc.bios       ROM ending at 4 GiB: --bios FILE (a multiple of 64 KiB, at
  *                 most 16 MiB), else a built-in 128 KiB ROM whose reset
  *                 vector (0xfffffff0) runs `cli; hlt` and jumps back to the
@@ -50,9 +58,16 @@
  *                 (devices/fw_cfg.h): signature "QEMU", ID 1 (no DMA), RAM
  *                 size (key 3, 64-bit), CPU count (key 5) and max CPUs (key
  *                 0xf, 16-bit)
- *   0xcf8-0xcff   pci-conf: PCI configuration mechanism #1 reaching the
- *                 i440FX host bridge 0:0.0 alone (8086:1237, SMRAM control
- *                 at 0x72); every other device reads all-ones
+ *   0xcf8-0xcff   pci-conf: PCI configuration mechanism #1: the i440FX host
+ *                 bridge 0:0.0 (8086:1237, SMRAM control at 0x72) and bus 0
+ *                 behind it (devices/pci.h): 0:04.0 pci-dma (6d6d:0001, the
+ *                 DMA engine as a bus master, BAR0 4 KiB) and 0:05.0
+ *                 pci-testdev (6d6d:0002, a frame-buffer-like BAR0 holding
+ *                 banked VRAM and registers, BAR2 64-bit VRAM); other
+ *                 functions read all-ones. Their I/O BARs (none yet) would
+ *                 go in this space. INTx of device d pin p drives I/O APIC
+ *                 input 16 + ((d + p) & 3). Bus masters never see a CPU's
+ *                 APIC page or SMRAM.
  *   0x80          stub.port80: POST code port       } stubs: reads 0,
  *   0x64          stub.port64: 8042 status/command  } writes ignored
  * (0x64 reading 0 means "8042 input buffer empty", so guests that wait for
@@ -135,6 +150,8 @@
 #include "devices/fw_cfg.h"
 #include "devices/i440fx_smram.h"
 #include "devices/ioapic.h"
+#include "devices/iommu_ref.h"
+#include "devices/pci.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
 #include "machines/multiboot.h"
@@ -154,6 +171,12 @@
 #define PC_ISA_BIOS_MAX     UINT64_C(0x20000)
 #define PC_IO_SIZE          UINT64_C(0x10000)
 #define PC_COM1_BASE        0x3f8u
+#define PC_PCI_HOLE_BASE    UINT64_C(0xe0000000)    /* PCI memory window (identity) */
+#define PC_PCI_HOLE_END     UINT64_C(0xfec00000)
+#define PC_IOMMU_BASE       UINT64_C(0xfed90000)    /* iommu_ref registers */
+#define PC_PCI_GSI_BASE     16u                     /* INTx -> I/O APIC 16..19 */
+#define PC_PCI_DMA_DEV      4u                      /* 0:04.0 pci-dma */
+#define PC_PCI_TESTDEV_DEV  5u                      /* 0:05.0 pci-testdev */
 #define PC_DEBUG_EXIT_BASE  0xf4u
 #define PC_DEBUG_EXIT_SIZE  4u
 #define PC_DEFAULT_QUANTUM  10000u
@@ -250,6 +273,8 @@ Pit *pc_machine_pit(const PcMachine *pc);
 /* What device (DMA) accesses see: the global map, without any APIC page
  * or SMRAM. */
 AddressSpace *pc_machine_dma(const PcMachine *pc);
+PciHost *pc_machine_pci(const PcMachine *pc);
+IommuRef *pc_machine_iommu(const PcMachine *pc);
 /* CPU i waits for a SIPI (false if i >= smp). */
 bool pc_machine_cpu_waiting_sipi(const PcMachine *pc, unsigned i);
 /* The virtual clock, in ns (see "Time" above). */

@@ -111,6 +111,23 @@ static void check_guest(const char *name, const char *want)
 
 /* --- The guest images. --- */
 
+/* Issue 7: a guest programs the PCI DMA engine and the IOMMU. */
+START_TEST(test_dma_iommu)
+{
+    check_guest("dma_iommu.bin",
+                "pci-dma at 0:04.0\n"
+                "BAR0 4 KiB at 0xe0010000\n"
+                "copy without IOMMU: ok\n"
+                "copy through IOMMU: ok\n"
+                "permission fault: logged\n"
+                "translation fault: logged\n"
+                "IOTLB invalidation: ok\n"
+                "completion interrupt: ok\n"
+                "bus master disabled: copy refused\n"
+                "dma_iommu done\n");
+}
+END_TEST
+
 START_TEST(test_hello)
 {
     check_guest("hello.bin", "Hello from mmusim\n");
@@ -1803,6 +1820,7 @@ static Suite *guest_suite(void)
     TCase *tc = tcase_create("guests");
 
     tcase_add_test(tc, test_hello);
+    tcase_add_test(tc, test_dma_iommu);
     tcase_add_test(tc, test_arith);
     tcase_add_test(tc, test_stack);
     tcase_add_test(tc, test_idt);
