@@ -23,7 +23,9 @@ struct IommuRef {
     uint32_t fault_requester;
 
     IotlbEntry iotlb[IOMMU_REF_IOTLB_SIZE];
+    bool iotlb_off;  /* iommu_ref_set_iotlb(false): walk every time */
     uint64_t walks;
+    uint64_t translations;
 };
 
 /* --- Faults. --- */
@@ -114,6 +116,7 @@ static bool iommu_ref_translate(void *opaque, uint64_t addr, bool is_write, MemA
 {
     IommuRef *r = opaque;
 
+    r->translations++;
     if (!(r->enable & IOMMU_REF_ENABLE_ON)) {
         out->target = r->target_as;
         out->translated_addr = 0;
@@ -123,7 +126,9 @@ static bool iommu_ref_translate(void *opaque, uint64_t addr, bool is_write, MemA
     }
 
     uint64_t page = addr & ~0xfffull;
-    IotlbEntry *e = iotlb_slot(r, page);
+    /* Without the IOTLB the walk fills a scratch entry that is never looked up. */
+    IotlbEntry scratch = { 0 };
+    IotlbEntry *e = r->iotlb_off ? &scratch : iotlb_slot(r, page);
 
     if (!e->valid || e->iova_page != page) {
         uint32_t pte = 0;
@@ -294,4 +299,17 @@ MemRegion *iommu_ref_regs(IommuRef *r)
 uint64_t iommu_ref_walks(const IommuRef *r)
 {
     return r->walks;
+}
+
+uint64_t iommu_ref_translations(const IommuRef *r)
+{
+    return r->translations;
+}
+
+void iommu_ref_set_iotlb(IommuRef *r, bool on)
+{
+    r->iotlb_off = !on;
+    for (unsigned i = 0; i < IOMMU_REF_IOTLB_SIZE; i++) {
+        r->iotlb[i].valid = false;
+    }
 }

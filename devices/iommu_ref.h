@@ -52,7 +52,8 @@
  * The IOTLB: successful walks (valid leaf entries) are cached, 16 entries
  * direct-mapped by IOVA page, as hardware does; a page table change is
  * only seen after INVALIDATE (or a ROOT/ENABLE write). Faults are never
- * cached: an unmapped page is walked again on every access.
+ * cached: an unmapped page is walked again on every access. (The host can
+ * turn the IOTLB off, iommu_ref_set_iotlb(): then every access walks.)
  *
  * Faults: an access to a page whose root or leaf entry is not valid, or
  * whose table read fails, gets no translation (the access fails with
@@ -113,5 +114,16 @@ MemRegion *iommu_ref_regs(IommuRef *r);    /* borrowed */
 
 /* Table walks performed so far (IOTLB misses), for tests. */
 uint64_t iommu_ref_walks(const IommuRef *r);
+/* Translations asked for so far (every access piece and dma_map() hop
+ * through the IOMMU, passthrough included), for tests and benchmarks. */
+uint64_t iommu_ref_translations(const IommuRef *r);
+
+/* Host-side configuration, not guest-visible (like a device property):
+ * with the IOTLB off every translation walks the tables and nothing is
+ * cached, as on an IOMMU without a translation cache; everything else
+ * (faults, INVALIDATE, notifiers) is unchanged. On by default. Switching
+ * drops the whole IOTLB (no notifier call: the translations themselves do
+ * not change). Used by bench/dma-bench to price the cache. */
+void iommu_ref_set_iotlb(IommuRef *r, bool on);
 
 #endif

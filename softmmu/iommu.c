@@ -95,6 +95,10 @@ MemResult iommu_access(AddressSpace *as, MemRegion *mr, uint64_t offset, MemAttr
 {
     MemResult res = MEM_OK;
     unsigned need = is_write ? MEM_IOMMU_WO : MEM_IOMMU_RO;
+    /* Only an access that one entry covers whole stays a value access: the
+     * last piece of a split one (chunk == remaining len) is a plain byte
+     * range, and its size need not be 1, 2, 4 or 8. */
+    const uint64_t total = len;
     while (len) {
         MemResult r;
         uint64_t chunk;
@@ -115,7 +119,7 @@ MemResult iommu_access(AddressSpace *as, MemRegion *mr, uint64_t offset, MemAttr
                 uint64_t taddr = (e.translated_addr & ~e.addr_mask) | (offset & e.addr_mask);
                 forwarded = true;
                 nest_depth++;
-                if (value && chunk == len) {
+                if (value && chunk == total) {
                     r = forward_val(e.target, taddr, attrs, buf, (unsigned)len, is_write);
                 } else if (is_write) {
                     r = as_write(e.target, taddr, attrs, buf, chunk);
