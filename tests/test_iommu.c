@@ -253,6 +253,17 @@ START_TEST(test_split_across_pages)
                      MEM_OK);
     ck_assert_uint_eq(ram_at(&w, 0x5fff)[0], 0xaa);
     ck_assert_uint_eq(ram_at(&w, 0x2000)[0], 0xbb);
+    /* Pieces of 5 and 3 bytes: neither is a value size, both must still
+     * be performed (the tail was once forwarded as a 3-byte value access
+     * and refused). */
+    ck_assert_int_eq(as_write_val(w.das, IOVA + 0xffb, DEVA, 8, MEM_LITTLE_ENDIAN,
+                                  0x8877665544332211ull), MEM_OK);
+    ck_assert_uint_eq(ram_at(&w, 0x5ffb)[0], 0x11);
+    ck_assert_uint_eq(ram_at(&w, 0x5fff)[0], 0x55);
+    ck_assert_uint_eq(ram_at(&w, 0x2000)[0], 0x66);
+    ck_assert_uint_eq(ram_at(&w, 0x2002)[0], 0x88);
+    ck_assert_int_eq(as_read_val(w.das, IOVA + 0xffb, DEVA, 8, MEM_LITTLE_ENDIAN, &v), MEM_OK);
+    ck_assert_uint_eq(v, 0x8877665544332211ull);
 
     /* A big buffer over both pages. */
     uint8_t big[0x2000];
