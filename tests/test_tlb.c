@@ -833,6 +833,43 @@ START_TEST(test_flush_all_and_by_mmuidx)
 }
 END_TEST
 
+/* Global translations survive tlb_flush_nonglobal_by_mmuidx, in the main
+ * table and in the victim table; the others go, in the listed indexes only. */
+START_TEST(test_flush_nonglobal)
+{
+    M m;
+    m_two_idx(&m);
+    GError *err = NULL;
+    ck_assert(tlb_set_geometry(m.t, 4, 8, false, &err));   /* 4 slots: force victims */
+    TT_NO_ERROR(err);
+    tt_map_global(m.cpu, 0x1000, 0x1000, 0x1000, TT_PAGE, TLB_PROT_READ | TLB_PROT_WRITE);
+    tt_map_global(m.cpu, 0x5000, 0x5000, 0x1000, TT_PAGE, TLB_PROT_READ | TLB_PROT_WRITE);
+    for (unsigned i = 0; i < 2; i++) {
+        touch(m.t, i, 0x1000);   /* slot 1, global: evicted to the victim table below */
+        touch(m.t, i, 0x5000);   /* slot 1, global */
+        touch(m.t, i, 0x2000);   /* slot 2, not global */
+        touch(m.t, i, 0x6000);   /* slot 2, not global; 0x2000 goes to the victims */
+    }
+    ck_assert(tlb_peek_full(m.t, 0, 0x5000)->global);
+    ck_assert(!tlb_peek_full(m.t, 0, 0x6000)->global);
+    tlb_flush_nonglobal_by_mmuidx(m.t, 1u << 0);
+    /* Main table: the global page stays, the other goes. */
+    ck_assert(tt_cached(m.t, 0, 0x5000, TLB_READ));
+    ck_assert(!tt_cached(m.t, 0, 0x6000, TLB_READ));
+    ck_assert(tt_cached(m.t, 1, 0x5000, TLB_READ));   /* index 1 untouched */
+    ck_assert(tt_cached(m.t, 1, 0x6000, TLB_READ));
+    ck_assert_uint_eq(tt_stats(m.t, 0).flush_mmuidx, 1);
+    /* Victim table: 0x1000 (global) is found without a walk, 0x2000 is not. */
+    tt_clear_log(m.cpu);
+    touch(m.t, 0, 0x5000);
+    touch(m.t, 0, 0x1000);
+    ck_assert_uint_eq(tt_nwalks(m.cpu), 0);
+    touch(m.t, 0, 0x2000);
+    ck_assert_uint_eq(tt_nwalks(m.cpu), 1);
+    m_free(&m);
+}
+END_TEST
+
 START_TEST(test_flush_page_kinds)
 {
     M m;
@@ -1379,6 +1416,7 @@ static Suite *tlb_suite(void)
     tcase_add_test(tc, test_flush_page_reaches_victim);
     tc = tt_tcase(s, "flush");
     tcase_add_test(tc, test_flush_all_and_by_mmuidx);
+    tcase_add_test(tc, test_flush_nonglobal);
     tcase_add_test(tc, test_flush_page_kinds);
     tcase_add_test(tc, test_flush_range);
     tcase_add_test(tc, test_large_pages);

@@ -93,6 +93,7 @@ typedef struct TtMap {
     uint64_t page_size;    /* what the walk reports (4 KiB, 2 MiB, ...) */
     unsigned prot;
     bool fault;            /* the walk refuses this range */
+    bool global;           /* reported as TlbTranslation.global */
 } TtMap;
 
 typedef struct TtWalk {
@@ -144,6 +145,15 @@ static inline void tt_map(TtCpu *c, uint64_t va, uint64_t pa, uint64_t size, uin
                           unsigned prot)
 {
     TtMap m = { .va = va, .pa = pa, .size = size, .page_size = page_size, .prot = prot };
+    g_array_prepend_val(c->maps, m);
+}
+
+/* The same, reported as a global translation. */
+static inline void tt_map_global(TtCpu *c, uint64_t va, uint64_t pa, uint64_t size,
+                                 uint64_t page_size, unsigned prot)
+{
+    TtMap m = { .va = va, .pa = pa, .size = size, .page_size = page_size, .prot = prot,
+                .global = true };
     g_array_prepend_val(c->maps, m);
 }
 
@@ -208,6 +218,7 @@ static inline bool tt_page_walk(void *cpu, uint64_t vaddr, TlbAccess access, uns
         out->paddr = m->pa + (vaddr - m->va);
         out->prot = m->prot;
         out->page_size = m->page_size;
+        out->global = m->global;
         out->attrs = mem_attrs_cpu(c->index);
         return true;
     }

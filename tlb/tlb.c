@@ -654,6 +654,7 @@ static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_i
         .multi_section = !single,
         .prot = (uint8_t)tr.prot,
         .lg_page_size = (uint8_t)__builtin_ctzll(tr.page_size),
+        .global = tr.global,
         .attrs = tr.attrs,
     };
     return true;
@@ -1131,6 +1132,32 @@ void tlb_flush_by_mmuidx(CpuTlb *t, uint16_t idxmask)
 void tlb_flush(CpuTlb *t)
 {
     tlb_flush_by_mmuidx(t, TLB_ALL_MMUIDX);
+}
+
+void tlb_flush_nonglobal_by_mmuidx(CpuTlb *t, uint16_t idxmask)
+{
+    t->fast.epoch++;
+    for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
+        if (!(idxmask & (1u << i))) {
+            continue;
+        }
+        IndexState *st = &t->idx[i];
+        TlbTable *tb = &t->fast.tables[i];
+        uint64_t n = tb->mask + 1;
+        for (uint64_t k = 0; k < n; k++) {
+            if (entry_valid(&tb->entries[k]) && !st->full[k].global) {
+                memset(&tb->entries[k], 0xff, sizeof(TlbEntry));
+            }
+        }
+        for (unsigned v = 0; v < t->victim_size; v++) {
+            if (st->victim_page[v] != TLB_EMPTY && !st->victim[v].full.global) {
+                victim_kill(st, v);
+            }
+        }
+        /* The large-page bounds stay: a superset of what remains is still
+         * correct for page flushes (they flush the whole index there). */
+        tb->stats.flush_mmuidx++;
+    }
 }
 
 static void invalidate_page_in(CpuTlb *t, unsigned i, uint64_t vpage)

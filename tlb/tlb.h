@@ -66,6 +66,7 @@ typedef struct TlbTranslation {
     unsigned prot;       /* TLB_PROT_* */
     uint64_t page_size;  /* power of two >= the TLB's page size */
     MemAttrs attrs;      /* attributes for accesses through this entry */
+    bool global;         /* survives tlb_flush_nonglobal_by_mmuidx (x86 G, Arm !nG) */
 } TlbTranslation;
 
 typedef enum TlbFaultKind {
@@ -131,6 +132,7 @@ typedef struct TlbFullEntry {
     bool multi_section;      /* the page spans several sections: look up per access */
     uint8_t prot;
     uint8_t lg_page_size;
+    bool global;             /* from TlbTranslation.global */
     MemAttrs attrs;
     /* MMIO pages: the device, for direct calls at its native sizes. */
     const MemRegionOps *dev_ops;
@@ -319,6 +321,10 @@ void tlb_flush_by_mmuidx(CpuTlb *t, uint16_t idxmask);
 void tlb_flush_page(CpuTlb *t, uint64_t vaddr);                 /* all indexes */
 void tlb_flush_page_by_mmuidx(CpuTlb *t, uint64_t vaddr, uint16_t idxmask);
 void tlb_flush_range_by_mmuidx(CpuTlb *t, uint64_t vaddr, uint64_t len, uint16_t idxmask);
+/* Drop every entry whose translation was not global (an address-space
+ * switch: x86 MOV CR3 with CR4.PGE, keeping G pages; SDM Vol. 3A 4.10.4.1).
+ * Costs a pass over the indexes' tables instead of a clear. */
+void tlb_flush_nonglobal_by_mmuidx(CpuTlb *t, uint16_t idxmask);
 
 /* Cross-CPU: a request is queued for the owning CPU, which performs it at
  * its next safe point (tlb_process_requests). The synchronous variant

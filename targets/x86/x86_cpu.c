@@ -71,10 +71,13 @@ unsigned x86_fetch_mmu_index(const X86Cpu *cpu, bool implicit_supervisor)
 
 void x86_paging_changed(X86Cpu *cpu, bool keep_global)
 {
-    /* Global pages are not tracked separately yet: flushing them too is
-     * conservative (never stale), only slower. */
-    (void)keep_global;
-    tlb_flush(cpu->tlb);
+    /* MOV to CR3 keeps global translations (SDM Vol. 3A 4.10.4.1); changes
+     * of CR0/CR4/EFER paging bits flush everything. */
+    if (keep_global && (cpu->cr4 & X86_CR4_PGE)) {
+        tlb_flush_nonglobal_by_mmuidx(cpu->tlb, TLB_ALL_MMUIDX);
+    } else {
+        tlb_flush(cpu->tlb);
+    }
 }
 
 void x86_update_mode(X86Cpu *cpu)
@@ -125,6 +128,7 @@ static bool tlb_walk(void *opaque, uint64_t vaddr, TlbAccess access, unsigned mm
     out->paddr = r.paddr;
     out->prot = r.prot;
     out->page_size = r.page_size;
+    out->global = r.global;
     out->attrs = attrs;
     return true;
 }

@@ -59,7 +59,6 @@ enum {
 #define X86_CR4_TSD (1u << 2)
 #define X86_CR4_DE (1u << 3)
 #define X86_CR4_MCE (1u << 6)
-#define X86_CR4_PGE (1u << 7)
 #define X86_CR4_PCE (1u << 8)
 #define X86_CR4_OSFXSR (1u << 9)
 #define X86_CR4_OSXMMEXCPT (1u << 10)

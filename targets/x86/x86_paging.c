@@ -391,6 +391,9 @@ bool x86_page_walk(AddressSpace *as, MemAttrs attrs, const X86PagingState *st, u
     out->paddr = w.paddr;
     out->prot = prot;
     out->page_size = w.page_size;
+    /* G counts only in the entry that maps the page, and only with
+     * CR4.PGE (SDM Vol. 3A 4.10.2.4). */
+    out->global = (st->cr4 & X86_CR4_PGE) && (w.used[w.n_used - 1].val & X86_PTE_G);
     return true;
 }
 

@@ -56,6 +56,7 @@
 #define X86_CR0_PG    (1ull << 31)
 #define X86_CR4_PSE   (1ull << 4)
 #define X86_CR4_PAE   (1ull << 5)
+#define X86_CR4_PGE   (1ull << 7)
 #define X86_CR4_LA57  (1ull << 12)
 #define X86_CR4_SMEP  (1ull << 20)
 #define X86_CR4_SMAP  (1ull << 21)
@@ -116,6 +117,7 @@ typedef struct X86WalkResult {
     uint64_t paddr;        /* physical address of vaddr */
     unsigned prot;         /* TLB_PROT_READ/WRITE/EXEC for THIS privilege as the TLB may cache it */
     uint64_t page_size;    /* 4 KiB, 2 MiB, 4 MiB, 1 GiB */
+    bool global;           /* G in the final entry with CR4.PGE: kept over CR3 loads (4.10.2.4) */
     uint32_t error_code;   /* on fault: the exact #PF error code (X86_PF_*) */
     bool fault_is_gp;      /* non-canonical address in long mode: #GP(0) (or #SS for stack) rather than #PF */
 } X86WalkResult;
