@@ -582,6 +582,18 @@ AddressSpace *as_new(const char *name, MemRegion *root, GError **err)
     as_set_cache_owner(as, shared ? shared : root);
     FlatView *old = as_install(as, d, shared);
     flatview_unref(old);
+    /* Inside a transaction the render above may precede further changes to
+     * regions that are already marked: mem_mark_changed() stops at a region
+     * marked once, so it would not see the cache created since. Leave that
+     * cache stale so the commit renders it again. */
+    if (depth > 0) {
+        MemRegion *tops[2] = { root, shared };
+        for (unsigned i = 0; i < 2; i++) {
+            if (tops[i] && tops[i]->cache && tops[i]->dirty_render) {
+                tops[i]->cache->stale = true;
+            }
+        }
+    }
     return as;
 }
 

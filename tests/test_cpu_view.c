@@ -497,6 +497,40 @@ START_TEST(test_layered_sections)
 }
 END_TEST
 
+/* An address space created inside a transaction renders its root at once;
+ * regions added to that root later in the same transaction must still show
+ * after the commit, in that space and in CPU views sharing the root's
+ * rendering (the virt machine builds its map this way). */
+START_TEST(test_space_created_mid_transaction)
+{
+    GError *err = NULL;
+    mem_transaction_begin();
+    MemRegion *sys = tu_container("system", 1ull << 48);
+    MemRegion *ram = tu_ram("ram", 0x10000, 0x11);
+    tu_add_keep(sys, 0x40000000, ram, 0);
+    AddressSpace *dma = tu_as("dma", sys);   /* renders 'system' now */
+    MemRegion *dev = tu_ram("dev", 0x1000, 0x22);
+    tu_add_keep(sys, 0x09000000, dev, 0);    /* 'system' is already marked */
+    CpuViewConfig vc = { .cpu_index = 0, .global_map = sys };
+    CpuView *cv = cpu_view_new(&vc, &err);
+    TU_ASSERT_NO_ERROR(err);
+    MemRegion *late = tu_ram("late", 0x1000, 0x33);
+    tu_add_keep(sys, 0x0a000000, late, 0);   /* after the view rendered too */
+    mem_transaction_commit();
+    ck_assert_uint_eq(tu_rd(dma, 0x09000000, 1), 0x22);
+    ck_assert_uint_eq(tu_rd(dma, 0x0a000000, 1), 0x33);
+    ck_assert_uint_eq(tu_rd(cpu_view_as(cv), 0x09000000, 1), 0x22);
+    ck_assert_uint_eq(tu_rd(cpu_view_as(cv), 0x0a000000, 1), 0x33);
+    ck_assert_uint_eq(tu_rd(cpu_view_as(cv), 0x40000000, 1), 0x11);
+    cpu_view_free(cv);
+    as_free(dma);
+    mr_unref(late);
+    mr_unref(dev);
+    mr_unref(ram);
+    mr_unref(sys);
+}
+END_TEST
+
 static Suite *cpu_view_suite(void)
 {
     Suite *s = suite_create("cpu_view");
@@ -516,6 +550,7 @@ static Suite *cpu_view_suite(void)
     tcase_add_test(tc, test_equivalence_sequence);
     tcase_add_test(tc, test_cpu_dispatch_is_small);
     tcase_add_test(tc, test_layered_sections);
+    tcase_add_test(tc, test_space_created_mid_transaction);
     return s;
 }
 
