@@ -6,6 +6,8 @@
  *   mmusim demo
  *   mmusim tlb     [--machine NAME] [--smp N] [--entries]
  *   mmusim run     [--machine pc] [--smp N] [--memory SIZE] (--kernel FILE | --bios FILE) ...
+ *   mmusim run     --machine virt [--smp N] [--memory SIZE] --kernel FILE [--gic-version 2|3]
+ *                  [--semihosting] [--no-reboot] [--dumpdtb FILE] ...
  *   mmusim help [SUBCOMMAND]
  *
  * Subcommands live in one table (subcommands[] below); each parses its own
@@ -26,6 +28,9 @@
 #include "tlb/tlb.h"
 #ifdef MMUSIM_HAVE_PC
 #include "machines/pc.h"
+#endif
+#ifdef MMUSIM_HAVE_VIRT
+#include "machines/virt.h"
 #endif
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -669,6 +674,11 @@ out:
 #define RUN_HELP_TEXT                                                                          \
     "Runs a multiboot kernel (--kernel) or a ROM image (--bios) on the x86 'pc' machine;\n"   \
     "COM1 (port 0x3f8) is the console. Without either, the built-in ROM just halts.\n"        \
+    "--machine virt runs an AArch64 image (ELF, Linux Image or raw binary) on the Arm\n"      \
+    "'virt' board (docs/arm-virt.md): PL011 console, x0 = the generated device tree,\n"       \
+    "PSCI SYSTEM_OFF ends the run with 0, semihosting SYS_EXIT (--semihosting) with\n"      \
+    "its status; --gic-version 2 (default) or 3; --no-reboot makes SYSTEM_RESET exit 12;\n"  \
+    "--dumpdtb FILE also writes the device tree.\n"                                          \
     "\n"                                                                                      \
     "SIZE: a number with a K, M, G or T suffix (binary units); without one, MiB.\n"           \
     "--serial: stdio (default: output to stdout, input from stdin), none, or file:PATH.\n"    \
@@ -684,6 +694,8 @@ out:
     "  6        --timeout reached\n"                                                          \
     "  8        triple fault: the machine shut down\n"                                       \
     "  10       every CPU halted waiting for an interrupt that nothing can raise\n"           \
+    "  12       (virt) PSCI SYSTEM_RESET with --no-reboot\n"                                   \
+    "  14       (virt) a CPU's exception vectors fault forever (exception loop)\n"           \
     "  (v<<1)|1 the guest wrote v to the debug-exit port 0xf4 (odd; low 8 bits kept)"
 
 #ifdef MMUSIM_HAVE_PC
@@ -753,12 +765,69 @@ static bool parse_trace(const char *list, uint32_t *bits, bool *tlb, const char 
     return true;
 }
 
+#ifdef MMUSIM_HAVE_VIRT
+/* --machine virt: the options shared with pc arrive checked in `pc`. */
+static int run_virt(const char *prog, const PcConfig *pc, const char *gic_str, bool semihosting,
+                    bool no_reboot, const char *dumpdtb, const PcRunLimits *plim, bool trace_tlb,
+                    FILE *trace_out)
+{
+    VirtConfig cfg = {
+        .smp = pc->smp, .ram_size = pc->ram_size, .kernel = pc->kernel, .append = pc->append,
+        .initrd = pc->initrd, .gic_version = 2, .semihosting = semihosting,
+        .no_reboot = no_reboot, .dtb_out = dumpdtb, .trace = pc->trace, .trace_out = trace_out,
+        .serial = pc->serial == PC_SERIAL_NONE ? VIRT_SERIAL_NONE
+                  : pc->serial == PC_SERIAL_FILE ? VIRT_SERIAL_FILE : VIRT_SERIAL_STDIO,
+        .serial_path = pc->serial_path,
+    };
+    VirtRunLimits lim = { .max_insns = plim->max_insns, .timeout = plim->timeout };
+    GError *err = NULL;
+
+    if (gic_str) {
+        if (strcmp(gic_str, "2") && strcmp(gic_str, "3")) {
+            return usage_error(prog, "--gic-version '%s': must be 2 or 3", gic_str);
+        }
+        cfg.gic_version = (unsigned)(gic_str[0] - '0');
+    }
+    if (!cfg.kernel) {
+        return usage_error(prog, "--machine virt needs --kernel (there is no firmware)");
+    }
+    unsigned max = cfg.gic_version == 3 ? GIC_MAX_CPUS_V3 : GIC_MAX_CPUS_V2;
+    if (cfg.smp > max) {
+        return usage_error(prog, "--smp %u: GICv%u supports at most %u CPUs%s", cfg.smp,
+                           cfg.gic_version, max,
+                           cfg.gic_version == 2 ? " (--gic-version 3 allows 64)" : "");
+    }
+    if (pc->ram_size < VIRT_MIN_RAM || pc->ram_size > VIRT_MAX_RAM) {
+        return usage_error(prog, "--memory: the virt machine takes 16M to 255G");
+    }
+    VirtMachine *vm = virt_machine_new(&cfg, &err);
+    if (!vm) {
+        fprintf(stderr, "%s: %s\n", prog, err->message);
+        g_clear_error(&err);
+        return EXIT_FAIL;
+    }
+    int rc = virt_machine_run(vm, &lim);
+    fflush(stdout);
+    fprintf(stderr, "%s: %s\n", prog, virt_machine_stop_message(vm));
+    if (trace_tlb) {
+        GString *dump = g_string_new(NULL);
+        virt_machine_dump_tlbs(vm, dump, false);
+        fputs(dump->str, trace_out ? trace_out : stderr);
+        g_string_free(dump, TRUE);
+    }
+    virt_machine_free(vm);
+    return rc;
+}
+#endif
+
 static int cmd_run(const Subcommand *cmd, int argc, char **argv)
 {
     g_autofree char *prog = subcommand_prog(cmd);
     char *machine = NULL, *smp_str = NULL, *mem_str = NULL, *kernel = NULL, *append = NULL;
     char *initrd = NULL, *bios = NULL, *serial = NULL, *trace = NULL, *trace_file = NULL;
-    char *max_str = NULL, *timeout_str = NULL;
+    char *max_str = NULL, *timeout_str = NULL, *gic_str = NULL, *dumpdtb = NULL;
+    gboolean semihosting = FALSE, no_reboot = FALSE;
+    bool virt = false;
     GPtrArray *pos = NULL;
     PcConfig cfg = { .smp = 1, .ram_size = PC_DEFAULT_RAM, .serial = PC_SERIAL_STDIO };
     PcRunLimits lim = { 0 };
@@ -789,6 +858,14 @@ static int cmd_run(const Subcommand *cmd, int argc, char **argv)
           "Stop after N instructions (all CPUs together)", "N" },
         { "timeout", 0, 0, G_OPTION_ARG_STRING, &timeout_str,
           "Stop after S seconds of wall-clock time", "S" },
+        { "gic-version", 0, 0, G_OPTION_ARG_STRING, &gic_str, "virt: GIC version (default 2)",
+          "2|3" },
+        { "semihosting", 0, 0, G_OPTION_ARG_NONE, &semihosting,
+          "virt: Arm semihosting through hlt #0xf000", NULL },
+        { "no-reboot", 0, 0, G_OPTION_ARG_NONE, &no_reboot,
+          "virt: PSCI SYSTEM_RESET ends the run (status 12)", NULL },
+        { "dumpdtb", 0, 0, G_OPTION_ARG_FILENAME, &dumpdtb,
+          "virt: also write the generated device tree to FILE", "FILE" },
         G_OPTION_ENTRY_NULL
     };
 
@@ -814,9 +891,27 @@ static int cmd_run(const Subcommand *cmd, int argc, char **argv)
         rc = usage_error(prog, "unexpected argument '%s'", (char *)g_ptr_array_index(pos, 0));
         goto out;
     }
-    if (machine && strcmp(machine, "pc") != 0) {
-        rc = usage_error(prog, "--machine '%s': unknown machine (known: pc; the 'sample' "
-                               "machine is for introspection and cannot run)", machine);
+#ifdef MMUSIM_HAVE_VIRT
+    virt = machine && !strcmp(machine, "virt");
+#endif
+    if (machine && strcmp(machine, "pc") != 0 && !virt) {
+        rc = usage_error(prog, "--machine '%s': unknown machine (known: pc%s; the 'sample' "
+                               "machine is for introspection and cannot run)", machine,
+#ifdef MMUSIM_HAVE_VIRT
+                         ", virt"
+#else
+                         ""
+#endif
+                         );
+        goto out;
+    }
+    if (!virt && (gic_str || semihosting || no_reboot || dumpdtb)) {
+        rc = usage_error(prog, "--gic-version, --semihosting, --no-reboot and --dumpdtb are "
+                               "options of --machine virt");
+        goto out;
+    }
+    if (virt && bios) {
+        rc = usage_error(prog, "--bios: the virt machine has no firmware; use --kernel");
         goto out;
     }
     if (smp_str) {
@@ -906,11 +1001,18 @@ static int cmd_run(const Subcommand *cmd, int argc, char **argv)
     cfg.initrd = initrd;
     cfg.bios = bios;
     cfg.trace_out = trace_out;
-    if (!kernel && !bios) {
+    if (!kernel && !bios && !virt) {
         fprintf(stderr, "%s: no --kernel and no --bios: running the built-in ROM, which halts\n",
                 prog);
     }
 
+#ifdef MMUSIM_HAVE_VIRT
+    if (virt) {
+        rc = run_virt(prog, &cfg, gic_str, semihosting, no_reboot, dumpdtb, &lim, trace_tlb,
+                      trace_out);
+        goto out;
+    }
+#endif
     pc = pc_machine_new(&cfg, &err);
     if (!pc) {
         fprintf(stderr, "%s: %s\n", prog, err->message);
@@ -949,6 +1051,8 @@ out:
     g_free(trace_file);
     g_free(max_str);
     g_free(timeout_str);
+    g_free(gic_str);
+    g_free(dumpdtb);
     return rc;
 }
 
