@@ -337,7 +337,7 @@ static void print_table(void)
            "memcpy", "ns/xfer", "ratio", "transl/xfer", "M transl/s", "walks/xfer");
     for (guint i = 0; i < results->len; i++) {
         const Result *r = &g_array_index(results, Result, i);
-        char sz[16], tr[16], trs[16], wk[16];
+        char sz[32], tr[32], trs[32], wk[32];
         if (r->size >= (1u << 20)) {
             snprintf(sz, sizeof(sz), "%" PRIu64 " MiB", r->size >> 20);
         } else if (r->size >= 1024) {
