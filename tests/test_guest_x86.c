@@ -128,6 +128,16 @@ START_TEST(test_dma_iommu)
 }
 END_TEST
 
+/* Global pages survive MOV CR3; INVLPG and a CR4.PGE toggle drop them. */
+START_TEST(test_global_pages)
+{
+    check_guest("global.bin",
+                "MOV CR3 keeps global pages\n"
+                "INVLPG drops them\n"
+                "CR4.PGE toggle flushes everything\n");
+}
+END_TEST
+
 START_TEST(test_hello)
 {
     check_guest("hello.bin", "Hello from mmusim\n");
@@ -1821,6 +1831,7 @@ static Suite *guest_suite(void)
 
     tcase_add_test(tc, test_hello);
     tcase_add_test(tc, test_dma_iommu);
+    tcase_add_test(tc, test_global_pages);
     tcase_add_test(tc, test_arith);
     tcase_add_test(tc, test_stack);
     tcase_add_test(tc, test_idt);
