@@ -677,9 +677,12 @@ static void machine_reset(VirtMachine *vm)
 
 /* --- Running --- */
 
+/* The CPU's own wake-up rule (arm_cpu.c): an interrupt line wakes WFI and
+ * WFE, the event register only WFE (D1.16). */
 static bool can_run(const ArmCpu *c)
 {
-    return !c->powered_off && (!c->halted || c->irq_line || c->fiq_line || c->event_reg);
+    return !c->powered_off &&
+           (!c->halted || c->irq_line || c->fiq_line || (c->wfe_halt && c->event_reg));
 }
 
 /* Earliest future timer deadline of any CPU that is on, or UINT64_MAX. */
