@@ -21,13 +21,21 @@ build: deps $(BUILD)/CMakeCache.txt
 # relocates its APIC and proves both views, CPU 1 takes an SMI and reads SMRAM
 # while CPU 0 reads the VGA window, then each CPU's TLB statistics. The guest
 # reports success through the isa-debug-exit device (status 33 = (0x10<<1)|1),
-# which this target turns into status 0.
+# which this target turns into status 0. Then an AArch64 guest on the virt
+# board with 4 CPUs: each CPU writes and reads its own GICv2 CPU interface at
+# the same address 0x08010000 and its banked distributor enables, then SGIs go
+# between CPUs; PSCI SYSTEM_OFF ends it with status 0.
 run: build
 	$(BUILD)/mmusim demo
 	@if [ -x $(BUILD)/mmusim ] && [ -f $(BUILD)/tests/guest/x86/demo.bin ]; then \
 	  echo; echo "== mmusim run --smp 4 --trace tlb --kernel tests/guest/x86/demo.bin =="; \
 	  $(BUILD)/mmusim run --smp 4 --trace tlb --kernel $(BUILD)/tests/guest/x86/demo.bin; \
 	  st=$$?; [ $$st -eq 33 ] || { echo "guest failed (status $$st)"; exit 1; }; \
+	fi
+	@if [ -f $(BUILD)/tests/guest/arm/gic.elf ]; then \
+	  echo; echo "== mmusim run --machine virt --smp 4 --semihosting --kernel tests/guest/arm/gic.elf =="; \
+	  $(BUILD)/mmusim run --machine virt --smp 4 --semihosting --kernel $(BUILD)/tests/guest/arm/gic.elf \
+	    || { echo "AArch64 guest failed (status $$?)"; exit 1; }; \
 	fi
 
 test: build
