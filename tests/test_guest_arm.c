@@ -22,6 +22,8 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "tests/guest_run.h"
+
 #ifndef MMUSIM_BINARY
 #error "MMUSIM_BINARY must name the mmusim binary"
 #endif
@@ -39,68 +41,16 @@ enum {
     STATUS_IDLE = 10,
 };
 
-/* --- Running the binary. --- */
+/* --- Running the binary (tests/guest_run.h). --- */
 
-typedef struct Run {
-    char *out;
-    char *err;
-    int status;  /* exit status, or -1 if it did not exit normally */
-} Run;
-
-/* Run `mmusim run --machine virt --timeout 60 ARGS...`. */
-static Run run_args(const char *const *args)
-{
-    GPtrArray *argv = g_ptr_array_new();
-    GError *error = NULL;
-    Run r = { NULL, NULL, -1 };
-    int wait_status = 0;
-
-    g_ptr_array_add(argv, (char *)MMUSIM_BINARY);
-    g_ptr_array_add(argv, (char *)"run");
-    g_ptr_array_add(argv, (char *)"--machine");
-    g_ptr_array_add(argv, (char *)"virt");
-    g_ptr_array_add(argv, (char *)"--timeout");
-    g_ptr_array_add(argv, (char *)"60");
-    for (const char *const *a = args; *a; a++) {
-        g_ptr_array_add(argv, (char *)*a);
-    }
-    g_ptr_array_add(argv, NULL);
-    gboolean ok = g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_STDIN_FROM_DEV_NULL,
-                               NULL, NULL, &r.out, &r.err, &wait_status, &error);
-    ck_assert_msg(ok, "cannot run %s: %s", MMUSIM_BINARY, error ? error->message : "?");
-    g_ptr_array_free(argv, TRUE);
-    if (WIFEXITED(wait_status)) {
-        r.status = WEXITSTATUS(wait_status);
-    }
-    return r;
-}
-
-#define RUN(...) run_args((const char *const[]){ __VA_ARGS__, NULL })
-
-static void run_clear(Run *r)
-{
-    g_free(r->out);
-    g_free(r->err);
-}
+/* `mmusim run --machine virt --timeout 60 ARGS...`. */
+static const char *const run_prefix[] = { "run", "--machine", "virt", "--timeout", "60", NULL };
+#define RUN(...) guest_run(run_prefix, (const char *const[]){ __VA_ARGS__, NULL })
 
 static char *image(const char *name)
 {
     return g_build_filename(MMUSIM_GUEST_ARM_DIR, name, NULL);
 }
-
-/* Outputs in messages are cut short: Check refuses very long messages. */
-#define ASSERT_HAS(text, needle)                                                        \
-    ck_assert_msg(strstr((text), (needle)) != NULL, "expected \"%s\" in:\n%.3000s",      \
-                  (needle), (text))
-#define ASSERT_STATUS(r, want)                                                          \
-    ck_assert_msg((r).status == (want),                                                 \
-                  "exit status %d (0x%x), want %d\nstdout:\n%.3000s\nstderr:\n%.2000s",  \
-                  (r).status, (unsigned)(r).status, (want), (r).out, (r).err)
-#define ASSERT_OUT(r, want)                                                             \
-    ck_assert_msg(strcmp((r).out, (want)) == 0,                                         \
-                  "console output differs (status %d).\nwant:\n%s\ngot:\n%.3000s\n"     \
-                  "stderr:\n%.2000s",                                                   \
-                  (r).status, (want), (r).out, (r).err)
 
 /* Run image NAME.elf with --semihosting and EXTRA options (NULL-ended);
  * check its exact output and status. */
@@ -118,7 +68,7 @@ static void check_guest_v(const char *name, const char *want, int status, const 
         args[n++] = *extra;
     }
     args[n] = NULL;
-    Run r = run_args(args);
+    Run r = guest_run(run_prefix, args);
     ASSERT_OUT(r, want);
     ASSERT_STATUS(r, status);
     run_clear(&r);

@@ -22,6 +22,8 @@
 
 #include <glib/gstdio.h>
 
+#include "tests/guest_run.h"
+
 #include "devices/debug_exit.h"
 #include "devices/serial_16550.h"
 #include "machines/multiboot.h"
@@ -38,65 +40,16 @@
 #define DEBUG_STATUS(v) ((((v) << 1) | 1) & 0xff)
 #define GUEST_OK DEBUG_STATUS(0x10)   /* 33: what every test image exits with */
 
-/* --- Running the binary. --- */
+/* --- Running the binary (tests/guest_run.h). --- */
 
-typedef struct Run {
-    char *out;
-    char *err;
-    int status;  /* exit status, or -1 if it did not exit normally */
-} Run;
-
-/* Run `mmusim run --timeout 60 ARGS...` (a later --timeout wins). */
-static Run run_args(const char *const *args)
-{
-    GPtrArray *argv = g_ptr_array_new();
-    GError *error = NULL;
-    Run r = { NULL, NULL, -1 };
-    int wait_status = 0;
-
-    g_ptr_array_add(argv, (char *)MMUSIM_BINARY);
-    g_ptr_array_add(argv, (char *)"run");
-    g_ptr_array_add(argv, (char *)"--timeout");
-    g_ptr_array_add(argv, (char *)"60");
-    for (const char *const *a = args; *a; a++) {
-        g_ptr_array_add(argv, (char *)*a);
-    }
-    g_ptr_array_add(argv, NULL);
-    gboolean ok = g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_STDIN_FROM_DEV_NULL,
-                               NULL, NULL, &r.out, &r.err, &wait_status, &error);
-    ck_assert_msg(ok, "cannot run %s: %s", MMUSIM_BINARY, error ? error->message : "?");
-    g_ptr_array_free(argv, TRUE);
-    if (WIFEXITED(wait_status)) {
-        r.status = WEXITSTATUS(wait_status);
-    }
-    return r;
-}
-
-#define RUN(...) run_args((const char *const[]){ __VA_ARGS__, NULL })
-
-static void run_clear(Run *r)
-{
-    g_free(r->out);
-    g_free(r->err);
-}
+/* `mmusim run --timeout 60 ARGS...` (a later --timeout wins). */
+static const char *const run_prefix[] = { "run", "--timeout", "60", NULL };
+#define RUN(...) guest_run(run_prefix, (const char *const[]){ __VA_ARGS__, NULL })
 
 static char *image(const char *name)
 {
     return g_build_filename(MMUSIM_GUEST_DIR, name, NULL);
 }
-
-/* Outputs in messages are cut short: Check refuses very long messages. */
-#define ASSERT_HAS(text, needle)                                                        \
-    ck_assert_msg(strstr((text), (needle)) != NULL, "expected \"%s\" in:\n%.3000s",      \
-                  (needle), (text))
-#define ASSERT_STATUS(r, want)                                                          \
-    ck_assert_msg((r).status == (want),                                                 \
-                  "exit status %d, want %d\nstdout:\n%.3000s\nstderr:\n%.2000s", (r).status, \
-                  (want), (r).out, (r).err)
-#define ASSERT_OUT(r, want)                                                             \
-    ck_assert_msg(strcmp((r).out, (want)) == 0,                                         \
-                  "serial output differs.\nwant:\n%s\ngot:\n%.3000s\nstderr:\n%.2000s", \
-                  (want), (r).out, (r).err)
 
 /* Run a test image (a multiboot kernel) and check its exact output. */
 static void check_guest(const char *name, const char *want)
@@ -853,7 +806,7 @@ static Run run_control(const char *cmd, const char *extra1, const char *extra2)
     g_autofree char *kernel = image("control.bin");
     const char *args[] = { "--kernel", kernel, "--append", cmd, extra1, extra2, NULL };
 
-    return run_args(args);
+    return guest_run(run_prefix, args);
 }
 
 START_TEST(test_stop_halted)
@@ -1076,7 +1029,7 @@ START_TEST(test_usage_errors)
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         const char *const *a = cases[i].args;
         const char *args[6] = { a[0], a[1], a[2], a[3], NULL, NULL };
-        Run r = run_args(args);
+        Run r = guest_run(run_prefix, args);
 
         ck_assert_msg(r.status == 2, "case %zu (%s): exit status %d, want 2\n%s", i, a[0],
                       r.status, r.err);
@@ -1094,7 +1047,7 @@ START_TEST(test_usage_errors)
     }
     /* --help documents the exit statuses. */
     const char *help[] = { "--help", NULL };
-    Run r = run_args(help);
+    Run r = guest_run(run_prefix, help);
     ASSERT_STATUS(r, 0);
     ASSERT_HAS(r.out, "Exit status");
     ASSERT_HAS(r.out, "triple fault");
