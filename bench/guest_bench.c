@@ -8,7 +8,8 @@
  *   build/bench/guest-bench --json        one JSON object per line
  *   build/bench/guest-bench --quick       fewer/shorter samples (smoke run, about 1 s)
  *   build/bench/guest-bench --only pg-miss-16384   some cases only (for perf record)
- *   build/bench/guest-bench --arch x86    the guest architecture (x86 is the only one)
+ *   build/bench/guest-bench --arch arm64  the guest architecture: x86 (the default) or arm64
+ *                                         (the AArch64 loops: guest_bench_arm64.c)
  *   build/bench/guest-bench --wall        time with the wall clock, not the thread's CPU time
  *
  * Method: the machine is built once per engine. A run sets the registers
@@ -19,7 +20,7 @@
  * and both use the smaller count, so the slower engine's samples last the
  * sample time; then 15 samples (5 with --quick) of each engine, taking
  * turns; the median ns per iteration is reported. Runs are timed with
- * CLOCK_THREAD_CPUTIME_ID (see run_clock_ns).
+ * CLOCK_THREAD_CPUTIME_ID (see gb_run_clock_ns).
  *
  * The machine (both engines, the same guest-physical layout):
  *   0x00010000  the loops, one per 4 KiB page (loop k at 0x10000 + k * 0x1000)
@@ -84,6 +85,8 @@
 #include "targets/x86/x86_cpu.h"
 #include "tlb/tlb.h"
 
+#include "guest_bench.h"
+
 #ifdef HAVE_UNICORN
 #include <unicorn/unicorn.h>
 #endif
@@ -96,12 +99,7 @@ static gboolean opt_quick;
 static gchar *opt_only;
 static gchar *opt_arch;
 
-typedef struct BenchParams {
-    unsigned samples;       /* timed samples per measurement; the median is reported */
-    double min_sample_ns;   /* the slower engine's samples last at least this long */
-} BenchParams;
-
-static BenchParams params;
+BenchParams gb_params;
 
 #define PAGE_SIZE      0x1000u
 
@@ -209,12 +207,10 @@ static double loop_insns_per_iter(const GuestLoop *l)
     return l->insns + (l->kind == K_FLUSH ? 2.0 / 16.0 : 0.0);
 }
 
-static bool is_selected(const char *name);
-
 /* ------------------------------------------------------------------------ */
 /* Utilities                                                                 */
 
-static double now_ns(void)
+double gb_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -231,7 +227,7 @@ static double now_ns(void)
  */
 static gboolean opt_wall;
 
-static double run_clock_ns(void)
+double gb_run_clock_ns(void)
 {
     struct timespec ts;
     clock_gettime(opt_wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -250,7 +246,7 @@ static double median(double *v, unsigned n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static void die_on_error(GError *err, const char *what)
+void gb_die_on_error(GError *err, const char *what)
 {
     if (err) {
         fprintf(stderr, "guest-bench: %s: %s\n", what, err->message);
@@ -258,7 +254,7 @@ static void die_on_error(GError *err, const char *what)
     }
 }
 
-static void progress(const char *what)
+void gb_progress(const char *what)
 {
     if (!opt_json && isatty(STDERR_FILENO)) {
         fprintf(stderr, "guest-bench: %s...\n", what);
@@ -488,15 +484,15 @@ static void mm_init(void)
     GError *err = NULL;
     mem_transaction_begin();
     mm.global = mr_new_container("global", MEM_SIZE_FULL, &err);
-    die_on_error(err, "container");
+    gb_die_on_error(err, "container");
     mm.ram = mr_new_ram("ram", RAM_SIZE, &err);
-    die_on_error(err, "ram");
+    gb_die_on_error(err, "ram");
     mr_add_subregion(mm.global, 0, mm.ram, &err);
-    die_on_error(err, "add ram");
+    gb_die_on_error(err, "add ram");
     MemRegion *dev = mr_new_mmio("dev", DEV_SIZE, &mm_dev_ops, &eng_mm, &err);
-    die_on_error(err, "dev");
+    gb_die_on_error(err, "dev");
     mr_add_subregion(mm.global, DEV_BASE, dev, &err);
-    die_on_error(err, "add dev");
+    gb_die_on_error(err, "add dev");
     mr_unref(dev);
     mem_transaction_commit();
     mm.mem = mr_ram_ptr(mm.ram);
@@ -504,19 +500,19 @@ static void mm_init(void)
 
     CpuViewConfig cfg = { .cpu_index = 0, .global_map = mm.global };
     mm.view = cpu_view_new(&cfg, &err);
-    die_on_error(err, "cpu_view_new");
+    gb_die_on_error(err, "cpu_view_new");
     mm.io_root = mr_new_container("io", 0x10000, &err);
-    die_on_error(err, "io container");
+    gb_die_on_error(err, "io container");
     MemRegion *port = mr_new_mmio("port80", 1, &mm_port_ops, NULL, &err);
-    die_on_error(err, "port");
+    gb_die_on_error(err, "port");
     mr_add_subregion(mm.io_root, 0x80, port, &err);
-    die_on_error(err, "add port");
+    gb_die_on_error(err, "add port");
     mr_unref(port);
     mm.io_as = as_new("io", mm.io_root, &err);
-    die_on_error(err, "io address space");
+    gb_die_on_error(err, "io address space");
     mm.cc = x86_code_cache_new();
     mm.cpu = x86_cpu_new(0, mm.view, mm.io_as, mm.cc, &mm_mops, &mm, &err);
-    die_on_error(err, "x86_cpu_new");
+    gb_die_on_error(err, "x86_cpu_new");
     mm_setup_cpu();
 
     eng_mm = (Engine){
@@ -859,9 +855,9 @@ static double job_run(Job *j, uint64_t n)
     if (j->timed && e == &eng_mm) {
         tlb_get_stats(mm.cpu->tlb, X86_MMU_KERNEL_NOSMAP, &s0);
     }
-    double t0 = run_clock_ns();
+    double t0 = gb_run_clock_ns();
     bool ok = e->run(e, l, &in, n, &out, why, sizeof(why));
-    double dt = run_clock_ns() - t0;
+    double dt = gb_run_clock_ns() - t0;
     if (j->timed && e == &eng_mm) {
         TlbStats s1;
         tlb_get_stats(mm.cpu->tlb, X86_MMU_KERNEL_NOSMAP, &s1);
@@ -878,117 +874,100 @@ static double job_run(Job *j, uint64_t n)
     return dt;
 }
 
+/* job_run as the shared measurement code calls it. */
+static double job_run_fn(void *job, uint64_t n)
+{
+    return job_run(job, n);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Measurement                                                               */
-
-#define MAX_ITERS 0xffffffffull   /* ECX is the counter */
 
 /* Run the job for growing n until a call lasts min_sample_ns, and a
  * second call at that n confirms it (a first call that was descheduled or
  * did one-time work must not fix a tiny n). This is also the warm-up. */
-static uint64_t calibrate(Job *j)
+uint64_t gb_calibrate(void *job, GbRunFn run)
 {
     uint64_t n = 1000;
     for (;;) {
-        double dt = job_run(j, n);
-        if (dt >= params.min_sample_ns || n >= MAX_ITERS) {
-            double dt2 = job_run(j, n);
-            if (dt2 >= params.min_sample_ns * 0.5 || n >= MAX_ITERS) {
+        double dt = run(job, n);
+        if (dt >= gb_params.min_sample_ns || n >= GB_MAX_ITERS) {
+            double dt2 = run(job, n);
+            if (dt2 >= gb_params.min_sample_ns * 0.5 || n >= GB_MAX_ITERS) {
                 return n;
             }
             dt = dt2;
         }
-        double scale = dt > 0 ? params.min_sample_ns * 1.2 / dt : 1000.0;
+        double scale = dt > 0 ? gb_params.min_sample_ns * 1.2 / dt : 1000.0;
         if (scale < 1.5) {
             scale = 1.5;
         } else if (scale > 1000.0) {
             scale = 1000.0;
         }
         n = (uint64_t)((double)n * scale);
-        if (n > MAX_ITERS) {
-            n = MAX_ITERS;
+        if (n > GB_MAX_ITERS) {
+            n = GB_MAX_ITERS;
         }
     }
 }
-
-#define MAX_SAMPLES 16
-
-typedef struct Meas {
-    Job *job;
-    uint64_t n;              /* iterations per sample */
-    double s[MAX_SAMPLES];   /* ns per iteration of each sample */
-    double med;
-} Meas;
 
 /* Samples round-robin: sample i of every loop before sample i + 1 of any,
  * so an engine and its peer run at most a few hundred ms apart, under the
  * same conditions (this machine is shared), and per-sample differences are
  * meaningful (median_diff). */
-static void run_interleaved(Meas *m, unsigned k)
+void gb_run_interleaved(GbMeas *m, unsigned k)
 {
-    g_assert(params.samples <= MAX_SAMPLES);
+    g_assert(gb_params.samples <= GB_MAX_SAMPLES);
     for (unsigned j = 0; j < k; j++) {
-        job_run(m[j].job, m[j].n);  /* warm-up at the sample size */
-        m[j].job->timed = true;
+        m[j].run(m[j].job, m[j].n);  /* warm-up at the sample size */
+        *m[j].timed = true;
     }
-    for (unsigned i = 0; i < params.samples; i++) {
+    for (unsigned i = 0; i < gb_params.samples; i++) {
         for (unsigned j = 0; j < k; j++) {
-            m[j].s[i] = job_run(m[j].job, m[j].n) / (double)m[j].n;
+            m[j].s[i] = m[j].run(m[j].job, m[j].n) / (double)m[j].n;
         }
     }
     for (unsigned j = 0; j < k; j++) {
-        double tmp[MAX_SAMPLES];
+        double tmp[GB_MAX_SAMPLES];
         memcpy(tmp, m[j].s, sizeof(tmp));
-        m[j].med = median(tmp, params.samples);
-        m[j].job->timed = false;
+        m[j].med = median(tmp, gb_params.samples);
+        *m[j].timed = false;
     }
 }
 
 /* Median over the samples of a - b (both from one run_interleaved). */
-static double median_diff(const Meas *a, const Meas *b)
+double gb_median_diff(const GbMeas *a, const GbMeas *b)
 {
-    double d[MAX_SAMPLES];
-    for (unsigned i = 0; i < params.samples; i++) {
+    double d[GB_MAX_SAMPLES];
+    for (unsigned i = 0; i < gb_params.samples; i++) {
         d[i] = a->s[i] - b->s[i];
     }
-    return median(d, params.samples);
+    return median(d, gb_params.samples);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Results                                                                   */
 
-typedef enum TargetKind { T_NONE, T_VALUE_GE, T_RATIO_LE } TargetKind;
-
-typedef struct Result {
-    const char *name;        /* case */
-    const char *params;
-    char metric[24];
-    double value;
-    const char *unit;
-    bool broken;             /* mmusim failed its checks: no number */
-    const char *baseline;    /* NULL: none ran */
-    double baseline_value;
-    const char *baseline_note;  /* why the baseline is missing */
-    bool has_rates;
-    double miss_rate, walk_rate;  /* mmusim TLB misses / page walks per iteration */
-    TargetKind target_kind;
-    double target;
-} Result;
-
 static GArray *results;
-static bool any_broken;
+bool gb_any_broken;
 static char run_date[64];
 
-static Result *add_result(const GuestLoop *l, const char *metric, double value,
-                          const char *unit)
+GbResult *gb_add_result(const char *name, const char *params, const char *metric,
+                        double value, const char *unit)
 {
-    Result r = { .name = l->name, .params = l->params, .value = value, .unit = unit };
+    GbResult r = { .name = name, .params = params, .value = value, .unit = unit };
     g_strlcpy(r.metric, metric, sizeof(r.metric));
     g_array_append_val(results, r);
-    return &g_array_index(results, Result, results->len - 1);
+    return &g_array_index(results, GbResult, results->len - 1);
 }
 
-static const char *status_of(const Result *r)
+static GbResult *add_result(const GuestLoop *l, const char *metric, double value,
+                            const char *unit)
+{
+    return gb_add_result(l->name, l->params, metric, value, unit);
+}
+
+static const char *status_of(const GbResult *r)
 {
     if (r->broken) {
         return "BROKEN";
@@ -1006,7 +985,7 @@ static const char *status_of(const Result *r)
     }
 }
 
-static char *format_target(const Result *r)
+static char *format_target(const GbResult *r)
 {
     switch (r->target_kind) {
     case T_VALUE_GE:
@@ -1018,13 +997,13 @@ static char *format_target(const Result *r)
     }
 }
 
-static void print_table(double total_s)
+static void print_table(const char *legend, const GbBaseline *uc, double total_s)
 {
     printf("%-14s %-30s %-14s %9s %-4s %-14s %10s %7s %6s %6s %-14s %s\n", "case", "params",
            "metric", "value", "unit", "baseline", "base value", "ratio", "miss", "walks",
            "target", "status");
     for (guint i = 0; i < results->len; i++) {
-        const Result *r = &g_array_index(results, Result, i);
+        const GbResult *r = &g_array_index(results, GbResult, i);
         char value[32], base[32], ratio[32], miss[16], walk[16];
         if (r->broken) {
             snprintf(value, sizeof(value), "BROKEN");
@@ -1048,41 +1027,35 @@ static void print_table(double total_s)
         char *target = format_target(r);
         printf("%-14s %-30s %-14s %9s %-4s %-14s %10s %7s %6s %6s %-14s %s\n", r->name,
                r->params, r->metric, value, r->unit,
-               r->baseline ? r->baseline : r->baseline_note ? eng_uc.name : "-", base, ratio,
+               r->baseline ? r->baseline : r->baseline_note ? uc->name : "-", base, ratio,
                miss, walk, target, status_of(r));
         g_free(target);
     }
-    printf("\nvalue: mmusim (x86 interpreter, its own TLB and page walker); base value: %s\n"
-           "running the same bytes for the same iteration counts, samples interleaved; ratio =\n"
-           "value / base value. miss, walks: mmusim's data-TLB misses and page walks per\n"
-           "iteration (tlb_get_stats over the timed samples). us_per_flush = 16 x (ns per\n"
-           "iteration of pg-flush - of pg-hot-16), per-sample differences, median: the CR3\n"
-           "reload plus refilling 16 data pages and the code page. Every run is checked\n"
-           "(registers, memory, device counts). Targets are informative.\n"
-           "Mode: %s (%u samples, the slower engine's >= %.0f ms of %s, median reported). %s\n",
-           eng_uc.name, opt_quick ? "--quick" : "full", params.samples,
-           params.min_sample_ns / 1e6, opt_wall ? "wall time" : "thread CPU time", run_date);
-    if (!eng_uc.available) {
-        printf("Unicorn: not run (%s).\n", eng_uc.note);
+    printf("\n%s", legend);
+    printf("Mode: %s (%u samples, the slower engine's >= %.0f ms of %s, median reported). %s\n",
+           opt_quick ? "--quick" : "full", gb_params.samples, gb_params.min_sample_ns / 1e6,
+           opt_wall ? "wall time" : "thread CPU time", run_date);
+    if (!uc->available) {
+        printf("Unicorn: not run (%s).\n", uc->note);
     }
     for (guint i = 0; i < results->len; i++) {
-        const Result *r = &g_array_index(results, Result, i);
-        if (!r->baseline && r->baseline_note && eng_uc.available &&
-            (i == 0 || strcmp(r->name, g_array_index(results, Result, i - 1).name))) {
+        const GbResult *r = &g_array_index(results, GbResult, i);
+        if (!r->baseline && r->baseline_note && uc->available &&
+            (i == 0 || strcmp(r->name, g_array_index(results, GbResult, i - 1).name))) {
             printf("%s: Unicorn n/a (%s).\n", r->name, r->baseline_note);
         }
     }
     printf("Total run time %.1f s.\n", total_s);
 }
 
-static void print_json(void)
+static void print_json(const char *arch)
 {
     for (guint i = 0; i < results->len; i++) {
-        const Result *r = &g_array_index(results, Result, i);
+        const GbResult *r = &g_array_index(results, GbResult, i);
         GString *s = g_string_new(NULL);
-        g_string_append_printf(s, "{\"bench\":\"guest\",\"arch\":\"x86\",\"case\":\"%s\","
+        g_string_append_printf(s, "{\"bench\":\"guest\",\"arch\":\"%s\",\"case\":\"%s\","
                                   "\"params\":\"%s\",\"metric\":\"%s\",",
-                               r->name, r->params, r->metric);
+                               arch, r->name, r->params, r->metric);
         if (r->broken) {
             g_string_append(s, "\"value\":null,\"broken\":true");
         } else {
@@ -1112,6 +1085,29 @@ static void print_json(void)
                                opt_wall ? "wall" : "thread-cpu", opt_quick ? "true" : "false");
         puts(s->str);
         g_string_free(s, TRUE);
+    }
+}
+
+/* What the x86 table's columns mean (printed under it). */
+#define X86_LEGEND \
+    "value: mmusim (x86 interpreter, its own TLB and page walker); base value: Unicorn\n" \
+    "running the same bytes for the same iteration counts, samples interleaved; ratio =\n" \
+    "value / base value. miss, walks: mmusim's data-TLB misses and page walks per\n" \
+    "iteration (tlb_get_stats over the timed samples). us_per_flush = 16 x (ns per\n" \
+    "iteration of pg-flush - of pg-hot-16), per-sample differences, median: the CR3\n" \
+    "reload plus refilling 16 data pages and the code page. Every run is checked\n" \
+    "(registers, memory, device counts). Targets are informative.\n"
+
+void gb_print_report(const char *arch, const char *legend, const GbBaseline *uc,
+                     double total_s)
+{
+    if (opt_json) {
+        print_json(arch);
+        if (!uc->available) {
+            fprintf(stderr, "guest-bench: Unicorn: not run (%s)\n", uc->note);
+        }
+    } else {
+        print_table(legend, uc, total_s);
     }
 }
 
@@ -1166,14 +1162,15 @@ static bool check_pages(Job *j)
 
 static void run_group(const int *idx, unsigned count)
 {
-    Job jm[2], ju[2];
-    Meas m[4];
+    /* Initialized although count >= 1 fills them: GCC cannot see that. */
+    Job jm[2] = { { 0 } }, ju[2] = { { 0 } };
+    GbMeas m[4];
     unsigned k = 0;
     const char *uc_why[2] = { NULL, NULL };
-    int mpos[2], upos[2];
+    int mpos[2] = { -1, -1 }, upos[2] = { -1, -1 };
     for (unsigned g = 0; g < count; g++) {
         const GuestLoop *l = &loops[idx[g]];
-        progress(l->name);
+        gb_progress(l->name);
         jm[g] = (Job){ .e = &eng_mm, .l = l };
         ju[g] = (Job){ .e = &eng_uc, .l = l };
         mpos[g] = upos[g] = -1;
@@ -1183,20 +1180,21 @@ static void run_group(const int *idx, unsigned count)
             uc_why[g] = l->paging ? "does not run the loop with paging on (see stderr)"
                                   : "does not run the loop (see stderr)";
         }
-        uint64_t n = calibrate(&jm[g]);
+        uint64_t n = gb_calibrate(&jm[g], job_run_fn);
         if (!uc_why[g]) {
-            uint64_t nu = calibrate(&ju[g]);
+            uint64_t nu = gb_calibrate(&ju[g], job_run_fn);
             n = MIN(n, nu);  /* the slower engine's samples last >= min_sample_ns */
         }
         mpos[g] = (int)k;
-        m[k++] = (Meas){ .job = &jm[g], .n = n };
+        m[k++] = (GbMeas){ .job = &jm[g], .run = job_run_fn, .timed = &jm[g].timed, .n = n };
         if (!uc_why[g]) {
             upos[g] = (int)k;
-            m[k++] = (Meas){ .job = &ju[g], .n = n };
+            m[k++] = (GbMeas){ .job = &ju[g], .run = job_run_fn, .timed = &ju[g].timed,
+                               .n = n };
         }
     }
     unsigned uc_errors_before[2] = { ju[0].errors, count > 1 ? ju[1].errors : 0 };
-    run_interleaved(m, k);
+    gb_run_interleaved(m, k);
     /* The paging loops of a group add to the same pages: one check per
      * engine, and a failure is every loop's of the group. */
     if (jm[0].l->paging) {
@@ -1220,14 +1218,14 @@ static void run_group(const int *idx, unsigned count)
 
     for (unsigned g = 0; g < count; g++) {
         const GuestLoop *l = jm[g].l;
-        const Meas *mm_m = &m[mpos[g]];
-        const Meas *uc_m = upos[g] >= 0 ? &m[upos[g]] : NULL;
+        const GbMeas *mm_m = &m[mpos[g]];
+        const GbMeas *uc_m = upos[g] >= 0 ? &m[upos[g]] : NULL;
         bool broken = jm[g].errors > 0;
-        any_broken |= broken;
+        gb_any_broken |= broken;
         double ipi = loop_insns_per_iter(l);
         char metric[24];
         snprintf(metric, sizeof(metric), "ns_per_%s", l->metric);
-        Result *r = add_result(l, metric, mm_m->med, "ns");
+        GbResult *r = add_result(l, metric, mm_m->med, "ns");
         r->broken = broken;
         double it = (double)(jm[g].timed_iters ? jm[g].timed_iters : 1);
         r->has_rates = true;
@@ -1245,13 +1243,13 @@ static void run_group(const int *idx, unsigned count)
         }
         if (l->kind == K_FLUSH && g > 0) {
             /* Against the hot loop of the same group, sample by sample. */
-            const Meas *hot_m = &m[mpos[0]];
-            r = add_result(l, "us_per_flush", median_diff(mm_m, hot_m) * 16 / 1000, "us");
+            const GbMeas *hot_m = &m[mpos[0]];
+            r = add_result(l, "us_per_flush", gb_median_diff(mm_m, hot_m) * 16 / 1000, "us");
             r->broken = broken || jm[0].errors > 0;
             int hot_u = upos[0];
             if (uc_m && hot_u >= 0) {
                 r->baseline = eng_uc.name;
-                r->baseline_value = median_diff(uc_m, &m[hot_u]) * 16 / 1000;
+                r->baseline_value = gb_median_diff(uc_m, &m[hot_u]) * 16 / 1000;
             } else {
                 r->baseline_note = uc_why[g] ? uc_why[g] : uc_why[0];
             }
@@ -1261,7 +1259,7 @@ static void run_group(const int *idx, unsigned count)
                          "expected %" PRIu64, jm[g].stats.flush_all, jm[g].timed_flushes);
                 job_error(&jm[g], why);
                 r->broken = true;
-                any_broken = true;
+                gb_any_broken = true;
             }
         }
         r = add_result(l, "M_insn_per_s", ipi * 1e3 / mm_m->med, "M/s");
@@ -1281,7 +1279,9 @@ static void run_group(const int *idx, unsigned count)
 
 /* ------------------------------------------------------------------------ */
 
-static bool select_ok(const char *list)
+/* Every name of --only's list is one of `cases` (NULL-terminated; NULL:
+ * the x86 loops). */
+static bool select_ok(const char *list, const char *const *cases)
 {
     if (!list) {
         return true;
@@ -1290,8 +1290,11 @@ static bool select_ok(const char *list)
     bool ok = true;
     for (char **n = names; *n; n++) {
         bool found = false;
-        for (guint k = 0; k < NUM_LOOPS; k++) {
+        for (guint k = 0; !cases && k < NUM_LOOPS; k++) {
             found |= !strcmp(*n, loops[k].name);
+        }
+        for (guint k = 0; cases && cases[k]; k++) {
+            found |= !strcmp(*n, cases[k]);
         }
         if (!found) {
             fprintf(stderr, "guest-bench: --only: unknown case '%s'\n", *n);
@@ -1302,7 +1305,7 @@ static bool select_ok(const char *list)
     return ok;
 }
 
-static bool is_selected(const char *name)
+bool gb_is_selected(const char *name)
 {
     if (!opt_only) {
         return true;
@@ -1327,10 +1330,11 @@ int main(int argc, char **argv)
           "Time runs with the wall clock (CLOCK_MONOTONIC) instead of the thread's CPU time",
           NULL },
         { "arch", 0, 0, G_OPTION_ARG_STRING, &opt_arch,
-          "Guest architecture: x86 (the default and, for now, the only one)", "ARCH" },
+          "Guest architecture: x86 (the default) or arm64", "ARCH" },
         { "only", 0, 0, G_OPTION_ARG_STRING, &opt_only,
           "Run only these cases (for profiling): alu, load, store, stride-64, stride-16384, "
-          "mmio-load, mmio-store, pg-hot-16, pg-flush (runs pg-hot-16 too), pg-miss-16384",
+          "mmio-load (x86), mmio-store (x86), pg-hot-16, pg-flush (x86; runs pg-hot-16 too), "
+          "pg-miss-16384",
           "LIST" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
@@ -1339,7 +1343,8 @@ int main(int argc, char **argv)
     g_option_context_set_summary(ctx,
         "Runs the guest loops of the peers' reference (ALU, same-page load/store, page\n"
         "strides over 64 and 16,384 pages, MMIO load/store; with 4 KiB-PTE paging: 16 hot\n"
-        "pages, 16,384 pages, a CR3 reload every 16 touches) on mmusim's x86 CPU and, when\n"
+        "pages, 16,384 pages, a CR3 reload every 16 touches) on mmusim's x86 CPU (or, with\n"
+        "--arch arm64, their A64 equivalents on its AArch64 CPU, MMU off and on) and, when\n"
         "built with Unicorn, on Unicorn in the same process, samples interleaved. Every run\n"
         "is checked. Prints a table, or JSON lines with --json. Targets are informative:\n"
         "exit status 0 (1 if mmusim failed a check).");
@@ -1356,20 +1361,32 @@ int main(int argc, char **argv)
         fprintf(stderr, "guest-bench: unexpected argument '%s' (see --help)\n", argv[1]);
         return 1;
     }
-    if (opt_arch && g_ascii_strcasecmp(opt_arch, "x86") != 0 &&
+    bool arm64 = opt_arch && (!g_ascii_strcasecmp(opt_arch, "arm64") ||
+                              !g_ascii_strcasecmp(opt_arch, "aarch64"));
+    if (opt_arch && !arm64 && g_ascii_strcasecmp(opt_arch, "x86") != 0 &&
         g_ascii_strcasecmp(opt_arch, "x86-32") != 0 && g_ascii_strcasecmp(opt_arch, "i386")) {
-        fprintf(stderr, "guest-bench: --arch %s: not available: x86 is the only guest "
-                "architecture (the AArch64 target does not exist yet)\n", opt_arch);
+        fprintf(stderr, "guest-bench: --arch %s: unknown guest architecture (x86 or arm64)\n",
+                opt_arch);
         return 1;
     }
-    if (!select_ok(opt_only)) {
+#ifdef HAVE_ARM64
+    const char *const *cases = arm64 ? gb_arm64_cases : NULL;
+#else
+    if (arm64) {
+        fprintf(stderr, "guest-bench: --arch %s: not available: built without the AArch64 "
+                "target (mmusim_arm)\n", opt_arch);
+        return 1;
+    }
+    const char *const *cases = NULL;
+#endif
+    if (!select_ok(opt_only, cases)) {
         return 1;
     }
 
-    params.samples = opt_quick ? 5 : 15;
-    params.min_sample_ns = opt_quick ? 5e6 : 60e6;
+    gb_params.samples = opt_quick ? 5 : 15;
+    gb_params.min_sample_ns = opt_quick ? 5e6 : 60e6;
     mem_set_report_handler(count_report, NULL);
-    results = g_array_new(FALSE, TRUE, sizeof(Result));
+    results = g_array_new(FALSE, TRUE, sizeof(GbResult));
     {
         GDateTime *dt = g_date_time_new_now_utc();
         char *s = g_date_time_format(dt, "%Y-%m-%d %H:%M UTC");
@@ -1377,9 +1394,21 @@ int main(int argc, char **argv)
         g_free(s);
         g_date_time_unref(dt);
     }
+#ifdef HAVE_ARM64
+    if (arm64) {
+        int status = gb_arm64_main();
+        if (num_reports) {
+            fprintf(stderr, "guest-bench: the core reported %u unexpected events\n", num_reports);
+        }
+        g_array_free(results, TRUE);
+        g_free(opt_only);
+        g_free(opt_arch);
+        return status;
+    }
+#endif
 
-    double t0 = now_ns();
-    progress("machine");
+    double t0 = gb_now_ns();
+    gb_progress("machine");
     mm_init();
     load_memory(&eng_mm);
 #ifdef HAVE_UNICORN
@@ -1398,25 +1427,19 @@ int main(int argc, char **argv)
         bool any = false;
         for (int i = 0; i < 2 && groups[g][i] >= 0; i++) {
             idx[count++] = groups[g][i];
-            any |= is_selected(loops[groups[g][i]].name);
+            any |= gb_is_selected(loops[groups[g][i]].name);
         }
         if (any) {
             run_group(idx, count);
         }
     }
 
-    if (opt_json) {
-        print_json();
-        if (!eng_uc.available) {
-            fprintf(stderr, "guest-bench: Unicorn: not run (%s)\n", eng_uc.note);
-        }
-    } else {
-        print_table((now_ns() - t0) / 1e9);
-    }
+    GbBaseline uc_desc = { eng_uc.name, eng_uc.available, eng_uc.note };
+    gb_print_report("x86", X86_LEGEND, &uc_desc, (gb_now_ns() - t0) / 1e9);
     if (num_reports) {
         fprintf(stderr, "guest-bench: the core reported %u unexpected events\n", num_reports);
     }
-    if (any_broken) {
+    if (gb_any_broken) {
         fprintf(stderr, "guest-bench: mmusim failed its checks (rows marked BROKEN)\n");
     }
 #ifdef HAVE_UNICORN
@@ -1428,5 +1451,5 @@ int main(int argc, char **argv)
     g_array_free(results, TRUE);
     g_free(opt_only);
     g_free(opt_arch);
-    return any_broken ? 1 : 0;
+    return gb_any_broken ? 1 : 0;
 }
