@@ -556,6 +556,35 @@ void mem_transaction_commit(void)
 
 /* --- Address spaces --- */
 
+const void *as_ram_read_ptr_slow(AddressSpace *as, AsRamCache *c, uint64_t addr,
+                                 unsigned size)
+{
+    Dispatch *d = as_dispatch(as);
+    if (!d || size == 0 || addr + size - 1 < addr) {
+        return NULL;
+    }
+    uint64_t last;
+    const MemSection *s = dispatch_section(d, dispatch_lookup(d, addr, &last));
+    if (!s || !s->mr) {
+        return NULL;
+    }
+    MemRegionKind k = mr_kind(s->mr);
+    uint8_t *base = mr_ram_ptr(s->mr);
+    /* RAM and ROM are their backing; a ROM device only in ROMD mode. */
+    if (!base || !(k == MR_KIND_RAM || k == MR_KIND_ROM || (k == MR_KIND_ROMD &&
+                                                            mr_romd_mode(s->mr)))) {
+        return NULL;
+    }
+    c->gen = dispatch_generation(d);
+    c->start = addr;
+    c->last = last;
+    c->bias = (uintptr_t)base + s->offset_in_region - s->start;
+    if (addr + size - 1 > last) {
+        return NULL;
+    }
+    return (const void *)(c->bias + (uintptr_t)addr);
+}
+
 AddressSpace *as_new(const char *name, MemRegion *root, GError **err)
 {
     if (!root) {

@@ -74,6 +74,35 @@ MemResult as_write_val(AddressSpace *as, uint64_t addr, MemAttrs attrs, unsigned
                        MemEndian endian, uint64_t value);
 
 /*
+ * Reading guest RAM by physical address, often (page walkers): a one-entry
+ * cache of the RAM run of the space's current dispatch that served the
+ * last miss. as_ram_read_ptr() returns a host pointer to [addr, addr+size)
+ * when those bytes are RAM or ROM backing in `as` now, else NULL (use
+ * as_read_val: MMIO, unassigned, IOMMU, ROM devices in MMIO mode, or a
+ * range crossing the run's end). Reads only: writes must go through
+ * as_write_val so dirty logging and code caches hear of them. The cache
+ * is invalidated by every new dispatch (its generation is compared).
+ */
+typedef struct AsRamCache {
+    uint64_t gen;       /* dispatch generation of the run; 0: empty */
+    uint64_t start;     /* [start, last]: the run */
+    uint64_t last;
+    uintptr_t bias;     /* host address = bias + physical address */
+} AsRamCache;
+
+const void *as_ram_read_ptr_slow(AddressSpace *as, AsRamCache *c, uint64_t addr,
+                                 unsigned size);
+static inline const void *as_ram_read_ptr(AddressSpace *as, AsRamCache *c, uint64_t addr,
+                                          unsigned size)
+{
+    if (c->gen == dispatch_generation(as_dispatch(as)) && addr >= c->start &&
+        addr + size - 1 <= c->last && addr + size - 1 >= addr) {
+        return (const void *)(c->bias + (uintptr_t)addr);
+    }
+    return as_ram_read_ptr_slow(as, c, addr, size);
+}
+
+/*
  * Section-level access, for callers that already hold a section (the TLB's
  * slow path): no lookup, no hierarchy. `addr` must lie in the section and
  * [addr, addr+len) must not leave it.

@@ -858,6 +858,47 @@ START_TEST(test_section_access)
 }
 END_TEST
 
+/* as_ram_read_ptr: host pointers into RAM and ROM runs only, refreshed by
+ * every new dispatch. */
+START_TEST(test_ram_read_ptr)
+{
+    MemRegion *root = tu_container("root", 0x100000);
+    MemRegion *ram = tu_ram_pattern("ram", 0x4000, 3);
+    MemRegion *ram2 = tu_ram_pattern("ram2", 0x1000, 9);
+    TuDev *dev = tu_dev_simple();
+    MemRegion *mmio = tu_mmio("dev", 0x1000, dev);
+    tu_add_keep(root, 0x10000, ram, 0);
+    tu_add_keep(root, 0x14000, ram2, 0);
+    tu_add_keep(root, 0x20000, mmio, 0);
+    AddressSpace *as = tu_as("as", root);
+    AsRamCache c = { 0 };
+
+    const uint8_t *p = as_ram_read_ptr(as, &c, 0x10010, 8);
+    ck_assert_ptr_eq(p, (uint8_t *)mr_ram_ptr(ram) + 0x10);
+    ck_assert_uint_eq(p[0], tu_pattern_byte(0x10, 3));
+    /* Within the cached run: no lookup needed, same answer. */
+    ck_assert_ptr_eq(as_ram_read_ptr(as, &c, 0x13ff8, 8), (uint8_t *)mr_ram_ptr(ram) + 0x3ff8);
+    /* Crossing into the next region: not one run. */
+    ck_assert_ptr_null(as_ram_read_ptr(as, &c, 0x13ffc, 8));
+    ck_assert_ptr_eq(as_ram_read_ptr(as, &c, 0x14000, 4), mr_ram_ptr(ram2));
+    /* MMIO and holes: NULL (callers use as_read_val). */
+    ck_assert_ptr_null(as_ram_read_ptr(as, &c, 0x20000, 4));
+    ck_assert_ptr_null(as_ram_read_ptr(as, &c, 0x30000, 4));
+    ck_assert_ptr_null(as_ram_read_ptr(as, &c, UINT64_MAX - 3, 8));
+    /* A new dispatch: the cached run is not trusted any more. */
+    ck_assert_ptr_eq(as_ram_read_ptr(as, &c, 0x10000, 4), mr_ram_ptr(ram));
+    mr_set_address(ram, 0x40000);
+    ck_assert_ptr_null(as_ram_read_ptr(as, &c, 0x10000, 4));
+    ck_assert_ptr_eq(as_ram_read_ptr(as, &c, 0x40004, 4), (uint8_t *)mr_ram_ptr(ram) + 4);
+    as_free(as);
+    mr_unref(mmio);
+    tu_dev_free(dev);
+    mr_unref(ram2);
+    mr_unref(ram);
+    mr_unref(root);
+}
+END_TEST
+
 static Suite *access_suite(void)
 {
     Suite *s = suite_create("access");
@@ -901,6 +942,7 @@ static Suite *access_suite(void)
     tc = tu_tcase(s, "buffers");
     tcase_add_test(tc, test_byte_buffers);
     tcase_add_test(tc, test_section_access);
+    tcase_add_test(tc, test_ram_read_ptr);
     return s;
 }
 

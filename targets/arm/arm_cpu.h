@@ -167,6 +167,7 @@ struct ArmCpu {
     FILE *trace_out;
     struct ArmCodeCache *cc; /* shared decoded-code cache */
     void *exec_private;      /* the interpreter's own per-CPU data (jump cache, ...) */
+    AsRamCache walk_ram;     /* the page walk's RAM run (as_ram_read_ptr) */
 
     /* --- Interpreter state (arm_cpu.c, a64_*.c) --- */
     bool code_written;       /* a store of this CPU hit cached code: end the block */

@@ -32,6 +32,8 @@
 
 #include "targets/arm/arm_mmu.h"
 
+#include <string.h>
+
 #define PA_BITS 48u     /* ID_AA64MMFR0_EL1.PARange = 0b0101 */
 
 /* Descriptor fields (D5.3.1-D5.3.3). */
@@ -194,8 +196,13 @@ bool arm_mmu_walk(ArmCpu *cpu, uint64_t va, TlbAccess access, unsigned mmu_idx,
         unsigned idx_bits = inputsize - shift < 9 ? inputsize - shift : 9;
         uint64_t index = (va >> shift) & ((1ull << idx_bits) - 1);
         uint64_t d = 0;
-        if (as_read_val(cpu->mem_as, table + index * 8, attrs, 8, MEM_LITTLE_ENDIAN, &d) !=
-            MEM_OK) {
+        const void *p = as_ram_read_ptr(cpu->mem_as, &cpu->walk_ram, table + index * 8, 8);
+        if (p) {
+            /* Tables in RAM (the usual case): read the descriptor in place. */
+            memcpy(&d, p, 8);
+            d = GUINT64_FROM_LE(d);
+        } else if (as_read_val(cpu->mem_as, table + index * 8, attrs, 8, MEM_LITTLE_ENDIAN,
+                               &d) != MEM_OK) {
             return fail(out, ARM_FSC_WALK_EXTERNAL(level));
         }
         if (!(d & DESC_VALID)) {

@@ -103,6 +103,8 @@ static bool tlb_walk(void *opaque, uint64_t vaddr, TlbAccess access, unsigned mm
                          (mmu_idx == X86_MMU_SMM_DATA &&
                           (!(cpu->cr4 & X86_CR4_SMAP) || (cpu->eflags & X86_AC))),
         .pae_pdptes = (cpu->cr4 & X86_CR4_PAE) && !x86_long_mode(cpu) ? cpu->pdptes : NULL,
+        /* Page tables are read in the CPU's own view (mem_as). */
+        .ram_cache = &cpu->walk_ram,
     };
     X86WalkResult r;
     X86AccessKind kind = access == TLB_WRITE ? X86_ACC_WRITE

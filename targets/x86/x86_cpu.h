@@ -201,6 +201,7 @@ struct X86Cpu {
     uint64_t jc_epoch;          /* code cache invalidations seen */
     uint64_t jc_tlb_epoch;      /* TLB epoch seen */
     uint64_t pdptes[4];      /* PAE: loaded at MOV CR3 (SDM 4.4.1) */
+    AsRamCache walk_ram;     /* the page walk's RAM run (as_ram_read_ptr) */
 };
 
 enum { X86_TRACE_IN_ASM = 1, X86_TRACE_EXEC = 2, X86_TRACE_INT = 4, X86_TRACE_MMU = 8 };

@@ -10,6 +10,8 @@
  */
 #include "targets/x86/x86_paging.h"
 
+#include <string.h>
+
 #include "tlb/tlb.h"
 
 /* Entries whose accessed flag the walk sets: at most one per level. */
@@ -28,6 +30,7 @@ typedef struct WalkEntry {
 
 typedef struct Walk {
     AddressSpace *as;
+    AsRamCache *ram_cache;  /* optional (X86PagingState.ram_cache) */
     MemAttrs attrs;
     unsigned entry_size; /* 4 (32-bit paging) or 8 */
     bool nxe;            /* XD is a valid bit: EFER.NXE under PAE or 4/5-level paging */
@@ -70,6 +73,20 @@ static unsigned maxphyaddr_of(unsigned m)
 static uint64_t read_entry(Walk *w, uint64_t addr)
 {
     uint64_t v = 0;
+    const void *p = w->ram_cache ? as_ram_read_ptr(w->as, w->ram_cache, addr, w->entry_size)
+                                 : NULL;
+    if (p) {
+        /* Plain RAM: the bytes, little-endian (the host is too). */
+        if (w->entry_size == 4) {
+            uint32_t x;
+            memcpy(&x, p, 4);
+            v = GUINT32_FROM_LE(x);
+        } else {
+            memcpy(&v, p, 8);
+            v = GUINT64_FROM_LE(v);
+        }
+        return v;
+    }
     (void)as_read_val(w->as, addr, w->attrs, w->entry_size, MEM_LITTLE_ENDIAN, &v);
     return v;
 }
@@ -327,6 +344,7 @@ bool x86_page_walk(AddressSpace *as, MemAttrs attrs, const X86PagingState *st, u
 
     Walk w = {
         .as = as,
+        .ram_cache = st->ram_cache,
         .attrs = attrs,
         .entry_size = mode == X86_PAGING_32 ? 4 : 8,
         .nxe = mode != X86_PAGING_32 && (st->efer & X86_EFER_NXE),

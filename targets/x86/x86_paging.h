@@ -106,6 +106,10 @@ typedef struct X86PagingState {
     bool smap_override;
     /* MAXPHYADDR (CPUID.80000008H:EAX[7:0]), 32..52; 0 means 40. */
     uint8_t maxphyaddr;
+    /* Optional: where the walk may keep the RAM run its entries came from
+     * (read through a host pointer; A/D updates still go through the
+     * address space). NULL: every entry is read with as_read_val. */
+    AsRamCache *ram_cache;
     /* PAE paging only: the four PDPTE registers loaded at MOV CR3 time
      * (x86_pae_load_pdptes), or NULL to read the PDPTEs at walk time. */
     const uint64_t *pae_pdptes;
