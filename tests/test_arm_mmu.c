@@ -112,6 +112,30 @@ START_TEST(test_pages_and_blocks)
 }
 END_TEST
 
+/* The walk cache (the last level-3 table) never outlives a TLB
+ * invalidation: a level-2 descriptor re-pointed to another level-3 table
+ * is seen after any flush, as after TLBI on hardware. */
+START_TEST(test_walk_cache_follows_invalidation)
+{
+    Pt p = pt_new(16);
+    pt_map(&p, 0x400000, 0x123000, 3, D_NORMAL);
+    pt_map(&p, 0x401000, 0x124000, 3, D_NORMAL);
+    mmu_on(g_cpu, TCR_TSZ(16, 16) | TCR_4K_48, &p, NULL);
+    EXPECT_OK(0x400abc, TLB_READ, ARM_MMU_EL1, 0x123abc, 0x1000);
+    EXPECT_OK(0x401abc, TLB_READ, ARM_MMU_EL1, 0x124abc, 0x1000);   /* via the cache */
+    /* Find the level-2 descriptor of VA 0x400000 and re-point it. */
+    uint64_t l1 = rd64(p.root + 8 * ((0x400000ull >> 39) & 511)) & 0xfffffffff000ull;
+    uint64_t l2 = rd64(l1 + 8 * ((0x400000ull >> 30) & 511)) & 0xfffffffff000ull;
+    uint64_t l2e = l2 + 8 * ((0x400000ull >> 21) & 511);
+    uint64_t t2 = pt_alloc();
+    wr64(t2 + 8 * 1, 0x456000 | D_NORMAL | 3);
+    wr64(l2e, t2 | 3);
+    tlb_flush_page(g_cpu->tlb, 0x999000);   /* any invalidation, even of another page */
+    EXPECT_OK(0x401abc, TLB_READ, ARM_MMU_EL1, 0x456abc, 0x1000);
+    EXPECT_FAULT(0x400abc, TLB_READ, ARM_MMU_EL1, ARM_FSC_TRANSLATION(3));
+}
+END_TEST
+
 START_TEST(test_ttbr1)
 {
     Pt p0 = pt_new(16), p1 = pt_new(16);
@@ -527,6 +551,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_mmu_off);
     tcase_add_test(tc, test_pages_and_blocks);
+    tcase_add_test(tc, test_walk_cache_follows_invalidation);
     tcase_add_test(tc, test_ttbr1);
     tcase_add_test(tc, test_tsz_start_levels);
     tcase_add_test(tc, test_fault_kinds);

@@ -168,6 +168,14 @@ struct ArmCpu {
     struct ArmCodeCache *cc; /* shared decoded-code cache */
     void *exec_private;      /* the interpreter's own per-CPU data (jump cache, ...) */
     AsRamCache walk_ram;     /* the page walk's RAM run (as_ram_read_ptr) */
+    /* A one-entry walk cache (arm_mmu.c): the level-3 table the last walk
+     * through a level-2 table descriptor reached, for VA[63:21]. Valid
+     * while the TLB epoch (every flush and TLBI moves it), TTBR and TCR
+     * are those it was made with. */
+    struct ArmWalkCache {
+        bool valid;
+        uint64_t epoch, ttbr, tcr, va_prefix, table, table_attrs;
+    } walk_cache;
 
     /* --- Interpreter state (arm_cpu.c, a64_*.c) --- */
     bool code_written;       /* a store of this CPU hit cached code: end the block */

@@ -191,6 +191,19 @@ bool arm_mmu_walk(ArmCpu *cpu, uint64_t va, TlbAccess access, unsigned mmu_idx,
     uint64_t table_attrs = 0;
     MemAttrs attrs = mem_attrs_cpu(cpu->index);
 
+    /* The walk cache: the last level-3 table reached, as implementations
+     * keep intermediate walk results (D5.6.1, "caching of translation
+     * table entries"). Every TLB invalidation moves the TLB epoch and so
+     * drops it, as TLBI drops walk-cache entries on hardware. */
+    struct ArmWalkCache *wc = &cpu->walk_cache;
+    uint64_t epoch = cpu->tlb ? tlb_epoch(cpu->tlb) : 0;
+    if (level < 3 && wc->valid && wc->epoch == epoch && wc->ttbr == ttbr && wc->tcr == tcr &&
+        wc->va_prefix == va >> 21) {
+        table = wc->table;
+        table_attrs = wc->table_attrs;
+        level = 3;
+    }
+
     for (;; level++) {
         unsigned shift = 12 + 9 * (unsigned)(3 - level);
         unsigned idx_bits = inputsize - shift < 9 ? inputsize - shift : 9;
@@ -217,6 +230,11 @@ bool arm_mmu_walk(ArmCpu *cpu, uint64_t va, TlbAccess access, unsigned mmu_idx,
             }
             table_attrs |= d & (TABLE_PXN | TABLE_UXN | TABLE_AP0 | TABLE_AP1);
             table = d & bits(47, 12);
+            if (level == 2) {
+                *wc = (struct ArmWalkCache){ .valid = cpu->tlb != NULL, .epoch = epoch,
+                                             .ttbr = ttbr, .tcr = tcr, .va_prefix = va >> 21,
+                                             .table = table, .table_attrs = table_attrs };
+            }
             continue;
         }
         /* Block (levels 1 and 2) or page (level 3, bits[1:0] = 0b11). A
