@@ -25,6 +25,7 @@
 
 /* Descriptor bits (ARM ARM D5.3). */
 #define D_AF      (1ull << 10)
+#define D_NG      (1ull << 11)   /* not global: belongs to the current ASID */
 #define D_SH_IS   (3ull << 8)
 #define D_AP1     (1ull << 6)
 #define D_AP2     (1ull << 7)

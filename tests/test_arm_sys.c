@@ -594,8 +594,9 @@ START_TEST(test_tlbi)
     g_cpu->peers = peers;
     g_cpu->n_peers = 2;
     Pt p = pt_new(16);
-    pt_map(&p, 0x1000, DATA_AREA, 3, D_NORMAL | D_AP1);
-    pt_map(&p, 0x2000, DATA_AREA + 0x1000, 3, D_NORMAL | D_AP1);
+    /* User pages are per-ASID (nG), the TTBR1 kernel page global. */
+    pt_map(&p, 0x1000, DATA_AREA, 3, D_NORMAL | D_AP1 | D_NG);
+    pt_map(&p, 0x2000, DATA_AREA + 0x1000, 3, D_NORMAL | D_AP1 | D_NG);
     pt_map(&p, 0xffff000000003000ull, DATA_AREA + 0x2000, 3, D_NORMAL);
     mmu_on(g_cpu, TCR_TSZ(16, 16) | TCR_4K_48, &p, &p);
     mmu_on(other, TCR_TSZ(16, 16) | TCR_4K_48, &p, &p);
@@ -609,7 +610,7 @@ START_TEST(test_tlbi)
     ck_assert(tlb_load(g_cpu->tlb, 0x1000, 8, ARM_MMU_EL0, 0, &v) && v == 1);
     ck_assert(tlb_load(g_cpu->tlb, 0x1000, 8, ARM_MMU_EL1, 0, &v) && v == 1);
     ck_assert(tlb_load(other->tlb, 0x1000, 8, ARM_MMU_EL1, 0, &v) && v == 1);
-    pt_map(&p, 0x1000, DATA_AREA + 0x3000, 3, D_NORMAL | D_AP1);
+    pt_map(&p, 0x1000, DATA_AREA + 0x3000, 3, D_NORMAL | D_AP1 | D_NG);
     ck_assert(tlb_load(g_cpu->tlb, 0x1000, 8, ARM_MMU_EL1, 0, &v) && v == 1);  /* stale */
     /* TLBI VAE1 (local): this CPU only, both EL0 and EL1 entries. */
     ck_assert_int_eq(SYS(0, 8, 7, 1, 0x1000 >> 12), ARM_R_STOP);
@@ -627,18 +628,31 @@ START_TEST(test_tlbi)
     ck_assert(tlb_load(g_cpu->tlb, 0xffff000000003000ull, 8, ARM_MMU_EL1, 0, &v) && v == 2);
     /* TLBI VMALLE1 drops everything locally; ASIDE1IS on every CPU. */
     ck_assert(tlb_load(g_cpu->tlb, 0x2000, 8, ARM_MMU_EL1, 0, &v) && v == 2);
-    pt_map(&p, 0x2000, DATA_AREA, 3, D_NORMAL | D_AP1);
+    pt_map(&p, 0x2000, DATA_AREA, 3, D_NORMAL | D_AP1 | D_NG);
     ck_assert(tlb_load(g_cpu->tlb, 0x2000, 8, ARM_MMU_EL1, 0, &v) && v == 2);  /* stale */
     ck_assert_int_eq(SYS(0, 8, 7, 0, 0), ARM_R_STOP);
     ck_assert(tlb_load(g_cpu->tlb, 0x2000, 8, ARM_MMU_EL1, 0, &v) && v == 1);
     ck_assert(tlb_load(other->tlb, 0x2000, 8, ARM_MMU_EL1, 0, &v) && v == 1);
-    pt_map(&p, 0x2000, DATA_AREA + 0x2000, 3, D_NORMAL | D_AP1);
+    pt_map(&p, 0x2000, DATA_AREA + 0x2000, 3, D_NORMAL | D_AP1 | D_NG);
+    /* A global page cached on the other CPU, then retargeted in the tables. */
+    ck_assert(tlb_load(other->tlb, 0xffff000000003000ull, 8, ARM_MMU_EL1, 0, &v) && v == 2);
+    pt_map(&p, 0xffff000000003000ull, DATA_AREA + 0x3000, 3, D_NORMAL);
     ck_assert_int_eq(SYS(0, 8, 3, 2, 0), ARM_R_STOP);  /* ASIDE1IS */
     ck_assert(tlb_load(other->tlb, 0x2000, 8, ARM_MMU_EL1, 0, &v) && v == 3);
-    /* TTBR writes that change the value flush; TLBI at EL0 is UNDEFINED. */
-    pt_map(&p, 0x2000, DATA_AREA + 0x1000, 3, D_NORMAL | D_AP1);
+    /* ASID invalidation does not match global entries (D8.x "TLB maintenance
+     * by ASID"): the global page is still the cached one. */
+    ck_assert(tlb_load(other->tlb, 0xffff000000003000ull, 8, ARM_MMU_EL1, 0, &v) && v == 2);
+    /* TTBR writes that change the value drop the non-global entries, and
+     * keep the global ones (valid in every ASID); TLBI at EL0 is UNDEFINED. */
+    ck_assert(tlb_load(g_cpu->tlb, 0xffff000000003000ull, 8, ARM_MMU_EL1, 0, &v) && v == 4);
+    pt_map(&p, 0xffff000000003000ull, DATA_AREA + 0x2000, 3, D_NORMAL);
+    pt_map(&p, 0x2000, DATA_AREA + 0x1000, 3, D_NORMAL | D_AP1 | D_NG);
     ck_assert_int_eq(msr(TTBR0_EL1, p.root | (1ull << 48)), ARM_R_STOP);
     ck_assert(tlb_load(g_cpu->tlb, 0x2000, 8, ARM_MMU_EL1, 0, &v) && v == 2);
+    ck_assert(tlb_load(g_cpu->tlb, 0xffff000000003000ull, 8, ARM_MMU_EL1, 0, &v) && v == 4);
+    /* VMALLE1 drops global entries too. */
+    ck_assert_int_eq(SYS(0, 8, 7, 0, 0), ARM_R_STOP);
+    ck_assert(tlb_load(g_cpu->tlb, 0xffff000000003000ull, 8, ARM_MMU_EL1, 0, &v) && v == 3);
     at_el(0, false, 0x500);
     ck_assert_int_eq(SYS(0, 8, 7, 0, 0), ARM_R_EXC);
     EXPECT_EXC(ARM_EC_UNKNOWN, 0x500);

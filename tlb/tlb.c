@@ -1236,6 +1236,7 @@ static void perform(CpuTlb *t, const TlbRequest *r)
     case TLB_REQ_FLUSH_MMUIDX: tlb_flush_by_mmuidx(t, r->idxmask); break;
     case TLB_REQ_FLUSH_PAGE: tlb_flush_page_by_mmuidx(t, r->vaddr, r->idxmask); break;
     case TLB_REQ_FLUSH_RANGE: tlb_flush_range_by_mmuidx(t, r->vaddr, r->len, r->idxmask); break;
+    case TLB_REQ_FLUSH_NONGLOBAL: tlb_flush_nonglobal_by_mmuidx(t, r->idxmask); break;
     }
     t->fast.tables[0].stats.flush_requests++;
 }

@@ -334,6 +334,7 @@ typedef enum TlbRequestKind {
     TLB_REQ_FLUSH_MMUIDX,
     TLB_REQ_FLUSH_PAGE,
     TLB_REQ_FLUSH_RANGE,
+    TLB_REQ_FLUSH_NONGLOBAL,  /* tlb_flush_nonglobal_by_mmuidx(idxmask) */
 } TlbRequestKind;
 
 typedef struct TlbRequest {

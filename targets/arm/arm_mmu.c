@@ -42,6 +42,7 @@
 #define DESC_AP1       (1ull << 6)   /* AP[1]: EL0 access */
 #define DESC_AP2       (1ull << 7)   /* AP[2]: read-only */
 #define DESC_AF        (1ull << 10)
+#define DESC_NG        (1ull << 11)  /* not global: the entry belongs to the current ASID */
 #define DESC_PXN       (1ull << 53)
 #define DESC_UXN       (1ull << 54)
 #define TABLE_PXN      (1ull << 59)
@@ -259,6 +260,7 @@ bool arm_mmu_walk(ArmCpu *cpu, uint64_t va, TlbAccess access, unsigned mmu_idx,
         out->prot = prot;
         out->attr = (uint8_t)(cpu->mair_el1 >> (8 * ((d >> 2) & 7)));
         out->sh = (uint8_t)((d >> 8) & 3);
+        out->global = !(d & DESC_NG);
         return true;
     }
 }
@@ -290,6 +292,7 @@ static bool tlb_walk(void *opaque, uint64_t vaddr, TlbAccess access, unsigned mm
     out->paddr = r.paddr;
     out->prot = r.prot;
     out->page_size = r.page_size;
+    out->global = r.global;
     out->attrs = mem_attrs_cpu(cpu->index);
     return true;
 }

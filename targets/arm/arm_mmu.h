@@ -18,6 +18,7 @@ typedef struct ArmWalkResult {
     unsigned prot;       /* TLB_PROT_* for the regime's privilege (mmu_idx) */
     uint8_t attr;        /* MAIR_EL1 attribute byte of the final descriptor */
     uint8_t sh;          /* shareability, SH[1:0] of the final descriptor */
+    bool global;         /* nG = 0 in the final descriptor: valid for every ASID */
     uint32_t fsc;        /* on failure: the DFSC/IFSC value (ARM_FSC_*) */
 } ArmWalkResult;
 

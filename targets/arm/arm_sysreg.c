@@ -31,9 +31,12 @@
  * interpreter's code tracking).
  *
  * TLB: the TLB is not tagged by ASID, so a TTBRn_EL1 write that changes the
- * value (base or ASID) flushes the EL0 and EL1 indexes (conservative: the
- * architecture would keep other ASIDs' entries), as do changes of the
- * SCTLR_EL1 and TCR_EL1 bits that affect translation.
+ * value (base or ASID) drops the EL0 and EL1 entries of non-global pages
+ * (nG = 1); global ones are valid in every ASID and stay, as on hardware
+ * (conservative only in that the architecture would also keep other
+ * ASIDs' entries). TLBI ASIDE1 drops the non-global entries too (global
+ * entries are not matched by ASID). Changes of the SCTLR_EL1 and TCR_EL1
+ * bits that affect translation flush everything.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -175,9 +178,9 @@ static ArmResult w_ttbr(ArmCpu *cpu, const SysReg *r, uint64_t v)
 {
     uint64_t *p = (uint64_t *)((char *)cpu + r->field);
     v &= r->wmask;
-    if (v != *p) {
-        /* No ASID tagging: a new base or ASID drops every EL0/EL1 entry. */
-        flush_el01(cpu);
+    if (v != *p && cpu->tlb) {
+        /* No ASID tagging: a new base or ASID drops the non-global entries. */
+        tlb_flush_nonglobal_by_mmuidx(cpu->tlb, ALL_EL01);
     }
     *p = v;
     return ARM_R_STOP;
@@ -686,7 +689,7 @@ bool arm_fp_enabled(ArmCpu *cpu)
 /* SYS: TLB maintenance (D5.10), address translation (C5.5 AT), cache
  * maintenance (D4.4, C5.3 DC/IC). */
 
-static void tlbi(ArmCpu *cpu, bool broadcast, bool by_va, uint64_t xt)
+static void tlbi(ArmCpu *cpu, bool broadcast, bool by_va, bool by_asid, uint64_t xt)
 {
     /* The VA operand is Xt[43:0] = VA[55:12]; VA[63:56] follow VA[55] (the
      * TTBR1 half), which is also how the TLB sees tagged addresses after
@@ -701,11 +704,15 @@ static void tlbi(ArmCpu *cpu, bool broadcast, bool by_va, uint64_t xt)
         req.kind = TLB_REQ_FLUSH_PAGE;
         req.vaddr = va;
     } else {
-        req.kind = TLB_REQ_FLUSH_MMUIDX;
+        /* VMALLE1 everything; ASIDE1 what is tagged with an ASID, i.e. the
+         * non-global entries (every ASID's, as they are not tagged). */
+        req.kind = by_asid ? TLB_REQ_FLUSH_NONGLOBAL : TLB_REQ_FLUSH_MMUIDX;
     }
     if (cpu->tlb) {
         if (by_va) {
             tlb_flush_page_by_mmuidx(cpu->tlb, req.vaddr, req.idxmask);
+        } else if (by_asid) {
+            tlb_flush_nonglobal_by_mmuidx(cpu->tlb, req.idxmask);
         } else {
             tlb_flush_by_mmuidx(cpu->tlb, req.idxmask);
         }
@@ -781,14 +788,16 @@ ArmResult arm_sys_op(ArmCpu *cpu, unsigned op1, unsigned crn, unsigned crm, unsi
         bool is = crm == 3;
         switch (op2) {
         case 0:     /* VMALLE1 */
+            tlbi(cpu, is, false, false, xt);
+            return ARM_R_STOP;
         case 2:     /* ASIDE1 */
-            tlbi(cpu, is, false, xt);
+            tlbi(cpu, is, false, true, xt);
             return ARM_R_STOP;
         case 1:     /* VAE1 */
         case 3:     /* VAAE1 */
         case 5:     /* VALE1 */
         case 7:     /* VAALE1 */
-            tlbi(cpu, is, true, xt);
+            tlbi(cpu, is, true, false, xt);
             return ARM_R_STOP;
         default:
             goto undef;
