@@ -6,7 +6,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "devices/iommu_ref.h"
 #include "devices/pci_devices.h"
@@ -53,6 +55,7 @@ struct VirtMachine {
     Gic *gic;
     Pl011 *uart;
     FILE *uart_file;          /* --serial file:PATH */
+    int uart_in_fd;           /* host input for the UART (stdin with --serial stdio), or -1 */
     PciHost *pci;
     IommuRef *iommu;
     PciDma *pci_dma;
@@ -383,9 +386,11 @@ static bool build_devices(VirtMachine *vm, GError **err)
     /* tx_always: images written for QEMU's virt often print without setting
      * UARTCR.UARTEN/TXE (QEMU transmits regardless), so this board does too. */
     Pl011Config uc = { .name = "pl011", .irq = uart_irq, .irq_opaque = vm, .tx_always = true };
+    vm->uart_in_fd = -1;
     switch (vm->cfg.serial) {
     case VIRT_SERIAL_STDIO:
         uc.out = stdout;
+        vm->uart_in_fd = STDIN_FILENO;
         break;
     case VIRT_SERIAL_NONE:
         break;
@@ -677,6 +682,27 @@ static void machine_reset(VirtMachine *vm)
 
 /* --- Running --- */
 
+/* Host input for the UART: whatever stdin has ready now, without waiting
+ * (between quanta, so a run stays deterministic for a given input timing).
+ * End of file or an error stops the polling. */
+static void poll_uart_input(VirtMachine *vm)
+{
+    if (vm->uart_in_fd < 0) {
+        return;
+    }
+    struct pollfd pfd = { .fd = vm->uart_in_fd, .events = POLLIN };
+    if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & (POLLIN | POLLHUP))) {
+        return;
+    }
+    uint8_t buf[256];
+    ssize_t n = read(vm->uart_in_fd, buf, sizeof(buf));
+    if (n <= 0) {
+        vm->uart_in_fd = -1;
+        return;
+    }
+    pl011_push_input(vm->uart, buf, (size_t)n);
+}
+
 /* The CPU's own wake-up rule (arm_cpu.c): an interrupt line wakes WFI and
  * WFE, the event register only WFE (D1.16). */
 static bool can_run(const ArmCpu *c)
@@ -728,6 +754,7 @@ int virt_machine_run(VirtMachine *vm, const VirtRunLimits *lim)
             break;
         }
         bool ran = false, any_on = false;
+        poll_uart_input(vm);
         for (unsigned i = 0; i < vm->smp && vm->stop == VIRT_STOP_NONE; i++) {
             ArmCpu *c = vm->cpus[i];
             any_on |= !c->powered_off;

@@ -95,6 +95,27 @@ START_TEST(test_hello)
 END_TEST
 
 /* The same image without --semihosting: nothing depends on it. */
+/* Host stdin reaches the PL011's receive FIFO (--serial stdio). */
+START_TEST(test_console_input)
+{
+    g_autofree char *path = image("echo.elf");
+    g_autofree char *qpath = g_shell_quote(path);
+    g_autofree char *qbin = g_shell_quote(MMUSIM_BINARY);
+    g_autofree char *cmd = g_strdup_printf("printf 'hello there\\n' | %s run --machine virt "
+                                           "--timeout 60 --kernel %s", qbin, qpath);
+    const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+    Run r = { NULL, NULL, -1 };
+    int ws = 0;
+    GError *error = NULL;
+    ck_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &r.out,
+                           &r.err, &ws, &error));
+    r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    ASSERT_OUT(r, "type a line:\necho: hello there\n");
+    ASSERT_STATUS(r, STATUS_OFF);
+    run_clear(&r);
+}
+END_TEST
+
 START_TEST(test_hello_without_semihosting)
 {
     g_autofree char *path = image("hello.elf");
@@ -397,6 +418,7 @@ static Suite *guest_suite(void)
 
     tcase_add_test(tc, test_hello);
     tcase_add_test(tc, test_hello_without_semihosting);
+    tcase_add_test(tc, test_console_input);
     tcase_add_test(tc, test_semihosting);
     tcase_add_test(tc, test_exceptions);
     tcase_add_test(tc, test_mmu);
