@@ -324,7 +324,16 @@ static bool ops_semihosting(void *machine, ArmCpu *cpu)
     return vm->semi && arm_semihosting_call(vm->semi, cpu);
 }
 
-static const ArmMachineOps virt_arm_ops = {
+/* With GICv3 the CPU has the ICC_* system registers (and says so in
+ * ID_AA64PFR0_EL1.GIC); with GICv2 it has none: accesses are UNDEFINED. */
+static const ArmMachineOps virt_arm_ops_gicv2 = {
+    .hvc_smc = ops_hvc_smc,
+    .semihosting = ops_semihosting,
+    .clock_ns = ops_clock_ns,
+    .timer_irq = ops_timer_irq,
+};
+
+static const ArmMachineOps virt_arm_ops_gicv3 = {
     .hvc_smc = ops_hvc_smc,
     .semihosting = ops_semihosting,
     .clock_ns = ops_clock_ns,
@@ -459,7 +468,9 @@ static bool build_cpus(VirtMachine *vm, GError **err)
         }
     }
     for (unsigned i = 0; i < vm->smp; i++) {
-        vm->cpus[i] = arm_cpu_new(i, vm->views[i], vm->code_cache, &virt_arm_ops, vm, err);
+        const ArmMachineOps *ops =
+            vm->cfg.gic_version == 3 ? &virt_arm_ops_gicv3 : &virt_arm_ops_gicv2;
+        vm->cpus[i] = arm_cpu_new(i, vm->views[i], vm->code_cache, ops, vm, err);
         if (!vm->cpus[i]) {
             return false;
         }
