@@ -634,13 +634,33 @@ void mr_reset_dirty(MemRegion *mr, uint64_t offset, uint64_t len, unsigned clien
     }
 }
 
-static MemCodeWriteFn code_write_fn;
-static void *code_write_opaque;
+/* Every live decoded-code cache (one per machine and target; a process may
+ * hold several, e.g. a benchmark running two targets). */
+static struct CodeWriteHandler {
+    MemCodeWriteFn fn;
+    void *opaque;
+} code_write_handlers[MEM_MAX_CODE_WRITE_HANDLERS];
+static unsigned n_code_write_handlers;
 
-void mem_set_code_write_handler(MemCodeWriteFn fn, void *opaque)
+bool mem_add_code_write_handler(MemCodeWriteFn fn, void *opaque)
 {
-    code_write_fn = fn;
-    code_write_opaque = opaque;
+    if (!fn || n_code_write_handlers == MEM_MAX_CODE_WRITE_HANDLERS) {
+        mem_report("memory: cannot add a code-write handler (%s)",
+                   fn ? "too many code caches alive" : "no function");
+        return false;
+    }
+    code_write_handlers[n_code_write_handlers++] = (struct CodeWriteHandler){ fn, opaque };
+    return true;
+}
+
+void mem_remove_code_write_handler(MemCodeWriteFn fn, void *opaque)
+{
+    for (unsigned i = 0; i < n_code_write_handlers; i++) {
+        if (code_write_handlers[i].fn == fn && code_write_handlers[i].opaque == opaque) {
+            code_write_handlers[i] = code_write_handlers[--n_code_write_handlers];
+            return;
+        }
+    }
 }
 
 void mr_note_write(MemRegion *mr, uint64_t offset, uint64_t len)
@@ -648,14 +668,17 @@ void mr_note_write(MemRegion *mr, uint64_t offset, uint64_t len)
     if (!mr->dirty_log_mask) {
         return;
     }
-    if ((mr->dirty_log_mask & (1u << MEM_CLIENT_CODE)) && code_write_fn) {
-        /* Clean code bits mean cached code: tell the cache, page by page. */
+    if ((mr->dirty_log_mask & (1u << MEM_CLIENT_CODE)) && n_code_write_handlers) {
+        /* Clean code bits mean cached code: tell the caches, page by page
+         * (a cache ignores pages it holds nothing for). */
         uint64_t a, b;
         if (dirty_span(mr, offset, len, &a, &b)) {
             for (uint64_t p = a; p <= b; p++) {
                 if (!(mr->dirty[p] & (1u << MEM_CLIENT_CODE))) {
-                    code_write_fn(code_write_opaque, mr, p << MEM_DIRTY_PAGE_BITS,
-                                  MEM_DIRTY_PAGE_SIZE);
+                    for (unsigned h = 0; h < n_code_write_handlers; h++) {
+                        code_write_handlers[h].fn(code_write_handlers[h].opaque, mr,
+                                                  p << MEM_DIRTY_PAGE_BITS, MEM_DIRTY_PAGE_SIZE);
+                    }
                 }
             }
         }

@@ -136,7 +136,12 @@ bool mr_page_all_dirty(const MemRegion *mr, uint64_t offset);
  * update. mr_note_write() is the single place that does it.
  */
 typedef void (*MemCodeWriteFn)(void *opaque, MemRegion *mr, uint64_t offset, uint64_t len);
-void mem_set_code_write_handler(MemCodeWriteFn fn, void *opaque);
+/* Code caches register while alive; every one hears of every write to a
+ * page with cached code (at most MEM_MAX_CODE_WRITE_HANDLERS at once: false
+ * and reported beyond that). */
+#define MEM_MAX_CODE_WRITE_HANDLERS 8
+bool mem_add_code_write_handler(MemCodeWriteFn fn, void *opaque);
+void mem_remove_code_write_handler(MemCodeWriteFn fn, void *opaque);
 /* A write of [offset, offset+len) to a RAM-backed region is about to land:
  * notify code caches if needed, then mark the range dirty for every client. */
 void mr_note_write(MemRegion *mr, uint64_t offset, uint64_t len);

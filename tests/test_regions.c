@@ -793,6 +793,47 @@ START_TEST(test_dispatch_keeps_sections_alive)
 }
 END_TEST
 
+/* Every registered code cache hears of a write to a page with code (a
+ * clean MEM_CLIENT_CODE bit), once per page; removed ones no longer do. */
+typedef struct CodeSeen {
+    unsigned calls;
+    uint64_t last_offset;
+} CodeSeen;
+
+static void code_seen(void *opaque, MemRegion *mr, uint64_t offset, uint64_t len)
+{
+    CodeSeen *c = opaque;
+    (void)mr;
+    (void)len;
+    c->calls++;
+    c->last_offset = offset;
+}
+
+START_TEST(test_code_write_handlers)
+{
+    GError *err = NULL;
+    MemRegion *r = tu_ram("code-ram", 0x4000, 0);
+    ck_assert(mr_set_dirty_log(r, MEM_CLIENT_CODE, true, &err));
+    TU_ASSERT_NO_ERROR(err);
+    CodeSeen a = { 0 }, b = { 0 };
+    ck_assert(mem_add_code_write_handler(code_seen, &a));
+    ck_assert(mem_add_code_write_handler(code_seen, &b));
+    mr_note_write(r, 0x1010, 4);            /* page 1: clean, code there */
+    ck_assert_uint_eq(a.calls, 1);
+    ck_assert_uint_eq(b.calls, 1);
+    ck_assert_uint_eq(b.last_offset, 0x1000);
+    mr_note_write(r, 0x1020, 4);            /* now dirty: nobody told again */
+    ck_assert_uint_eq(a.calls + b.calls, 2);
+    mem_remove_code_write_handler(code_seen, &a);
+    mr_note_write(r, 0x2000, 0x1001);       /* pages 2 and 3 */
+    ck_assert_uint_eq(a.calls, 1);
+    ck_assert_uint_eq(b.calls, 3);
+    mem_remove_code_write_handler(code_seen, &b);
+    ck_assert(!mem_add_code_write_handler(NULL, NULL));
+    mr_unref(r);
+}
+END_TEST
+
 static Suite *regions_suite(void)
 {
     Suite *s = suite_create("regions");
@@ -836,6 +877,7 @@ static Suite *regions_suite(void)
     tcase_add_test(tc, test_alias_keeps_target_alive);
     tcase_add_test(tc, test_flatview_keeps_regions_alive);
     tcase_add_test(tc, test_dispatch_keeps_sections_alive);
+    tcase_add_test(tc, test_code_write_handlers);
     return s;
 }
 

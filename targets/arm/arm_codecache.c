@@ -80,7 +80,7 @@ ArmCodeCache *arm_code_cache_new(void)
     cc->pages = g_hash_table_new_full(page_hash, page_equal, g_free,
                                       (GDestroyNotify)g_ptr_array_unref);
     cc->graveyard = g_ptr_array_new();
-    mem_set_code_write_handler(code_written, cc);
+    mem_add_code_write_handler(code_written, cc);
     return cc;
 }
 
@@ -98,7 +98,7 @@ void arm_code_cache_free(ArmCodeCache *cc)
     if (!cc) {
         return;
     }
-    mem_set_code_write_handler(NULL, NULL);
+    mem_remove_code_write_handler(code_written, cc);
     g_hash_table_foreach(cc->blocks, free_block, NULL);
     arm_code_cache_collect(cc);
     g_ptr_array_free(cc->graveyard, TRUE);

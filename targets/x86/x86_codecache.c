@@ -79,7 +79,7 @@ X86CodeCache *x86_code_cache_new(void)
     cc->pages = g_hash_table_new_full(page_hash, page_equal, g_free,
                                       (GDestroyNotify)g_ptr_array_unref);
     cc->graveyard = g_ptr_array_new();
-    mem_set_code_write_handler(code_written, cc);
+    mem_add_code_write_handler(code_written, cc);
     return cc;
 }
 
@@ -95,7 +95,7 @@ void x86_code_cache_free(X86CodeCache *cc)
     if (!cc) {
         return;
     }
-    mem_set_code_write_handler(NULL, NULL);
+    mem_remove_code_write_handler(code_written, cc);
     g_hash_table_foreach(cc->blocks, free_block, NULL);
     x86_code_cache_collect(cc);
     g_ptr_array_free(cc->graveyard, TRUE);
