@@ -498,7 +498,7 @@ bool a64_dec_dp_imm(uint32_t raw, A64Insn *o)
     unsigned op0 = a64_bits(raw, 25, 23);
     switch (op0) {
     case 0: case 1: {  /* PC-rel. addressing (C6.2 ADR/ADRP): immhi:immlo */
-        int64_t imm = (a64_sbits(raw, 23, 5) << 2) | a64_bits(raw, 30, 29);
+        int64_t imm = a64_sbits(raw, 23, 5) * 4 + (int64_t)a64_bits(raw, 30, 29);
         if (raw >> 31) {
             o->imm = (int64_t)((uint64_t)imm << 12);
             o->fn = h_adrp;
