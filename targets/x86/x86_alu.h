@@ -429,11 +429,21 @@ static inline uint64_t x86_neg(X86LazyFlags *lf, unsigned size, uint64_t a)
     return x86_sub(lf, size, 0, a);
 }
 
+/* The CF an INC/DEC keeps: after another INC/DEC it is already in aux (a
+ * run of them, as in counted loops, never evaluates the switch). */
+static inline uint64_t x86_alu_kept_cf(const X86LazyFlags *lf)
+{
+    if (lf->op == X86_CC_INC || lf->op == X86_CC_DEC) {
+        return lf->aux & 1;
+    }
+    return x86_flags_cf(lf);
+}
+
 /* INC/DEC: CF kept (read from the current state, stored in aux). */
 static inline uint64_t x86_inc(X86LazyFlags *lf, unsigned size, uint64_t a)
 {
     uint64_t m = x86_alu_mask(size);
-    uint64_t cf = x86_flags_cf(lf);
+    uint64_t cf = x86_alu_kept_cf(lf);
     a &= m;
     uint64_t r = (a + 1) & m;
     x86_alu_record(lf, X86_CC_INC, size, r, a, 1);
@@ -444,7 +454,7 @@ static inline uint64_t x86_inc(X86LazyFlags *lf, unsigned size, uint64_t a)
 static inline uint64_t x86_dec(X86LazyFlags *lf, unsigned size, uint64_t a)
 {
     uint64_t m = x86_alu_mask(size);
-    uint64_t cf = x86_flags_cf(lf);
+    uint64_t cf = x86_alu_kept_cf(lf);
     a &= m;
     uint64_t r = (a - 1) & m;
     x86_alu_record(lf, X86_CC_DEC, size, r, a, 1);

@@ -233,6 +233,7 @@ static void reset_common(X86Cpu *cpu)
     if (cpu->tlb) {
         tlb_flush(cpu->tlb);
     }
+    x86_seg_windows_update(cpu);
 }
 
 void x86_cpu_reset(X86Cpu *cpu)
@@ -350,6 +351,7 @@ static void deliver_pending(X86Cpu *cpu)
     }
     x86_deliver(cpu, e.vector, e.error_code, e.has_error, e.is_soft,
                 e.is_soft ? cpu->next_rip : cpu->rip);
+    x86_seg_windows_update(cpu);  /* CS, SS, CPL, EFLAGS may have changed */
 }
 
 /* Execute one instruction decoded outside the cache (code in MMIO, or an
@@ -391,6 +393,9 @@ static void exec_uncached(X86Cpu *cpu, uint64_t lin, unsigned code_size)
     } else if (r != X86_R_JUMP) {
         cpu->rip = cpu->next_rip;
     }
+    if (in.flags & X86_INSN_SEGW) {
+        x86_seg_windows_update(cpu);
+    }
 }
 
 static inline unsigned jc_hash(uint64_t lin)
@@ -398,18 +403,89 @@ static inline unsigned jc_hash(uint64_t lin)
     return (unsigned)((lin ^ (lin >> 10)) & (X86_JC_SIZE - 1));
 }
 
-static void exec_block(X86Cpu *cpu, uint64_t budget)
+/* An instruction returned something else than X86_R_NEXT. */
+static inline void finish_insn(X86Cpu *cpu, const X86Insn *in, int r)
 {
-    unsigned code_size = x86_code_size(cpu);
+    if (r == X86_R_EXC) {
+        deliver_pending(cpu);
+        return;
+    }
+    cpu->icount++;
+    if (r == X86_R_STOP) {
+        cpu->rip = cpu->next_rip;
+    }
+    if (in->flags & X86_INSN_SEGW) {
+        x86_seg_windows_update(cpu);
+    }
+}
+
+/* exec_block's loop with the exec and in_asm traces. */
+static G_GNUC_NO_INLINE void exec_block_traced(X86Cpu *cpu, X86Block *b, unsigned n,
+                                               uint64_t paddr, uint64_t ip_mask)
+{
+    if (cpu->trace & X86_TRACE_EXEC) {
+        fprintf(cpu->trace_out, "cpu%u exec: %04x:%08" G_GINT64_MODIFIER "x phys 0x%08"
+                G_GINT64_MODIFIER "x block of %u insn(s) eax=%08x ebx=%08x ecx=%08x edx=%08x "
+                "esi=%08x edi=%08x ebp=%08x esp=%08x eflags=%08x\n", cpu->index,
+                cpu->segs[S_CS].selector, cpu->rip, paddr, b->n, (uint32_t)cpu->regs[R_AX],
+                (uint32_t)cpu->regs[R_BX], (uint32_t)cpu->regs[R_CX], (uint32_t)cpu->regs[R_DX],
+                (uint32_t)cpu->regs[R_SI], (uint32_t)cpu->regs[R_DI], (uint32_t)cpu->regs[R_BP],
+                (uint32_t)cpu->regs[R_SP], x86_get_eflags(cpu));
+    }
+    for (unsigned i = 0; i < n; i++) {
+        const X86Insn *in = &b->insns[i];
+        cpu->next_rip = (cpu->rip + in->len) & ip_mask;
+        if (cpu->trace & X86_TRACE_IN_ASM) {
+            trace_insn(cpu, in);
+        }
+        int r = in->fn(cpu, in);
+        if (r != X86_R_NEXT) {
+            finish_insn(cpu, in, r);
+            return;
+        }
+        cpu->icount++;
+        cpu->rip = cpu->next_rip;
+        if (in->flags & X86_INSN_SEGW) {
+            x86_seg_windows_update(cpu);
+        }
+        if (!b->valid || cpu->exit_request || cpu->smi_pending) {
+            return;
+        }
+    }
+}
+
+/* Whether a round has anything to do before running the next block: the
+ * common case, none of it, costs these loads only. */
+static inline bool round_pending(X86Cpu *cpu)
+{
+    return tlb_has_requests(cpu->tlb) ||
+           x86_code_cache_invalidations(cpu->cc) != cpu->jc_epoch ||
+           tlb_epoch(cpu->tlb) != cpu->jc_tlb_epoch ||
+           (cpu->exit_request | cpu->halted | cpu->irq_shadow | cpu->nmi_pending |
+            cpu->smi_pending) ||
+           ((cpu->eflags & X86_IF) && cpu->mops && cpu->mops->pending_irq);
+}
+
+/* Run blocks from CS:RIP: the first one found through the jump cache, the
+ * TLB or the code cache (built if need be), then, as long as a block ends
+ * with a jump that leaves the segment state alone and no round work is
+ * pending (round_pending), the next one if the jump cache has it. At most
+ * one instruction after an interrupt shadow, and never past icount `end`. */
+static void exec_block(X86Cpu *cpu, uint64_t end, bool shadow)
+{
+    /* Code size and fetch MMU index as of the last x86_seg_windows_update(),
+     * which runs after everything that may change them. */
+    unsigned code_size = cpu->fetch_code_size;
+    uint32_t mode = cpu->fetch_mode;
+    unsigned mmu_idx = mode >> 4;
     X86Seg *cs = &cpu->segs[S_CS];
-    if (code_size != 8 && cpu->rip > cs->limit) {
+    uint64_t rip = cpu->rip;
+    if (code_size != 8 && rip > cs->limit) {
         x86_raise(cpu, X86_EXC_GP, 0, true);
         deliver_pending(cpu);
         return;
     }
-    uint64_t lin = code_size == 8 ? cpu->rip : (uint32_t)(cs->base + cpu->rip);
-    unsigned mmu_idx = x86_fetch_mmu_index(cpu, false);
-    uint32_t mode = code_size | (mmu_idx << 4);
+    uint64_t lin = code_size == 8 ? rip : (uint32_t)(cs->base + rip);
     struct X86JumpEntry *je = &cpu->jc[jc_hash(lin)];
     X86Block *b;
     uint64_t paddr = 0;
@@ -443,43 +519,125 @@ static void exec_block(X86Cpu *cpu, uint64_t budget)
             *je = (struct X86JumpEntry){ lin, mode, b };
         }
     }
+    uint64_t budget = shadow ? 1 : end - cpu->icount;
     unsigned n = (unsigned)MIN((uint64_t)b->n, budget);
-    if (G_UNLIKELY(cpu->trace & X86_TRACE_EXEC)) {
-        fprintf(cpu->trace_out, "cpu%u exec: %04x:%08" G_GINT64_MODIFIER "x phys 0x%08"
-                G_GINT64_MODIFIER "x block of %u insn(s) eax=%08x ebx=%08x ecx=%08x edx=%08x "
-                "esi=%08x edi=%08x ebp=%08x esp=%08x eflags=%08x\n", cpu->index,
-                cpu->segs[S_CS].selector, cpu->rip, paddr, b->n, (uint32_t)cpu->regs[R_AX],
-                (uint32_t)cpu->regs[R_BX], (uint32_t)cpu->regs[R_CX], (uint32_t)cpu->regs[R_DX],
-                (uint32_t)cpu->regs[R_SI], (uint32_t)cpu->regs[R_DI], (uint32_t)cpu->regs[R_BP],
-                (uint32_t)cpu->regs[R_SP], x86_get_eflags(cpu));
+    /* The code size cannot change within a block (what changes CS ends it). */
+    uint64_t ip_mask = code_size == 8 ? UINT64_MAX : x86_mask(code_size);
+    if (G_UNLIKELY(cpu->trace & (X86_TRACE_EXEC | X86_TRACE_IN_ASM))) {
+        exec_block_traced(cpu, b, n, paddr, ip_mask);
+        return;
     }
-    for (unsigned i = 0; i < n; i++) {
-        const X86Insn *in = &b->insns[i];
-        cpu->next_rip = x86_ip_mask(cpu, cpu->rip + in->len);
-        if (G_UNLIKELY(cpu->trace & X86_TRACE_IN_ASM)) {
-            trace_insn(cpu, in);
-        }
-        int r = in->fn(cpu, in);
-        if (G_UNLIKELY(r != X86_R_NEXT)) {
-            if (r == X86_R_EXC) {
-                deliver_pending(cpu);
+    for (;;) {
+        const X86Insn *in = b->insns;
+        for (unsigned i = 0; i < n; i++, in++) {
+            uint64_t next = (rip + in->len) & ip_mask;
+            cpu->next_rip = next;
+            int r = in->fn(cpu, in);
+            if (G_UNLIKELY(r != X86_R_NEXT)) {
+                if (r == X86_R_JUMP && !(in->flags & X86_INSN_SEGW)) {
+                    cpu->icount++;
+                    goto chain;
+                }
+                finish_insn(cpu, in, r);
                 return;
             }
             cpu->icount++;
-            if (r == X86_R_STOP) {
-                cpu->rip = cpu->next_rip;
+            cpu->rip = rip = next;
+            if (!(in->flags & X86_INSN_REGONLY) &&
+                G_UNLIKELY(!b->valid || cpu->exit_request || cpu->smi_pending)) {
+                /* The block's code was overwritten, someone asked us to stop,
+                 * or an SMI arrived (a write to the APM port or the APIC ICR
+                 * is followed by SMM at the next instruction boundary). */
+                in++;
+                break;
             }
+        }
+        if (G_UNLIKELY(in[-1].flags & X86_INSN_SEGW)) {
+            x86_seg_windows_update(cpu);  /* a segment load that returned X86_R_NEXT */
+        }
+        return;
+    chain:
+        /* A near jump: the code size and fetch mode stay. Go on with the
+         * next block if x86_cpu_run would find nothing to do in between and
+         * the jump cache has it; otherwise let the loop take the long way. */
+        if (shadow || cpu->icount >= end || round_pending(cpu) || G_UNLIKELY(cpu->trace)) {
             return;
         }
-        cpu->icount++;
-        cpu->rip = cpu->next_rip;
-        if (G_UNLIKELY(!b->valid || cpu->exit_request || cpu->smi_pending)) {
-            /* The block's code was overwritten, someone asked us to stop, or
-             * an SMI arrived (a write to the APM port or the APIC ICR is
-             * followed by SMM at the next instruction boundary). */
+        rip = cpu->rip;
+        if (code_size != 8 && rip > cs->limit) {
             return;
+        }
+        lin = code_size == 8 ? rip : (uint32_t)(cs->base + rip);
+        je = &cpu->jc[jc_hash(lin)];
+        if (!(je->lin == lin && je->mode == mode)) {
+            return;
+        }
+        b = je->b;
+        budget = end - cpu->icount;
+        n = (unsigned)MIN((uint64_t)b->n, budget);
+    }
+}
+
+/* The work of a round at a block boundary: TLB requests, invalidated
+ * blocks, SMI, NMI, interrupts. Returns -1 to go on running (*shadow: only
+ * one instruction may run), or why x86_cpu_run returns. */
+static G_GNUC_NO_INLINE int round_events(X86Cpu *cpu, bool *shadow_out)
+{
+    if (G_UNLIKELY(tlb_has_requests(cpu->tlb))) {
+        tlb_process_requests(cpu->tlb);
+    }
+    uint64_t epoch = x86_code_cache_invalidations(cpu->cc);
+    uint64_t tepoch = tlb_epoch(cpu->tlb);
+    if (G_UNLIKELY(epoch != cpu->jc_epoch || tepoch != cpu->jc_tlb_epoch)) {
+        /* Blocks were invalidated (forget them before they are freed), or
+         * translations were flushed (linear addresses may map elsewhere). */
+        memset(cpu->jc, 0, sizeof(cpu->jc));
+        cpu->jc_epoch = epoch;
+        cpu->jc_tlb_epoch = tepoch;
+        /* Every block put in the graveyard moved the invalidation count:
+         * collecting here, after forgetting them, is enough. */
+        x86_code_cache_collect(cpu->cc);
+    }
+    if (cpu->exit_request) {
+        return cpu->exit_reason;
+    }
+    bool shadow = cpu->irq_shadow;
+    cpu->irq_shadow = false;
+    /* SMI first (SDM 6.9: above NMI and INTR); held while in SMM (taken
+     * after RSM), and, like NMI, after an STI/MOV SS shadow. It wakes
+     * the CPU from HLT (the auto-halt restart field decides whether
+     * RSM halts again). NMIs are blocked in SMM until RSM. */
+    if (!shadow && cpu->smi_pending && !cpu->in_smm) {
+        cpu->smi_pending = false;
+        x86_smm_enter(cpu);
+        x86_seg_windows_update(cpu);
+        /* Its TLB flush dropped every translation: so goes the jump cache. */
+        memset(cpu->jc, 0, sizeof(cpu->jc));
+        cpu->jc_tlb_epoch = tlb_epoch(cpu->tlb);
+    } else if (!shadow && cpu->nmi_pending && !cpu->in_smm) {
+        cpu->nmi_pending = false;
+        cpu->halted = false;
+        x86_deliver(cpu, X86_EXC_NMI, 0, false, false, cpu->rip);
+        x86_seg_windows_update(cpu);
+    } else if (!shadow && (cpu->eflags & X86_IF) && cpu->mops && cpu->mops->pending_irq) {
+        int v = cpu->mops->pending_irq(cpu->machine, cpu);
+        if (v >= 0) {
+            cpu->halted = false;
+            if (cpu->trace & X86_TRACE_INT) {
+                fprintf(cpu->trace_out, "cpu%u interrupt %d\n", cpu->index, v);
+            }
+            x86_deliver(cpu, v, 0, false, false, cpu->rip);
+            x86_seg_windows_update(cpu);
         }
     }
+    if (cpu->exit_request) {
+        return cpu->exit_reason;
+    }
+    if (cpu->halted) {
+        return X86_EXIT_HALTED;
+    }
+    *shadow_out = shadow;
+    return -1;
 }
 
 X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max)
@@ -487,60 +645,22 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max)
     uint64_t end = cpu->icount + max;
     cpu->exit_request = false;
     cpu->exit_reason = X86_EXIT_QUANTUM;
+    /* The machine, a debugger or a test may have changed segments or modes
+     * directly since the last run. */
+    x86_seg_windows_update(cpu);
     /* Every round retires an instruction or delivers an event: bounding the
      * rounds too keeps an exception storm (a handler that faults at once,
      * forever) from holding the caller past its quantum. */
     for (uint64_t rounds = 0; cpu->icount < end && rounds < max; rounds++) {
-        if (G_UNLIKELY(tlb_has_requests(cpu->tlb))) {
-            tlb_process_requests(cpu->tlb);
-        }
-        uint64_t epoch = x86_code_cache_invalidations(cpu->cc);
-        uint64_t tepoch = tlb_epoch(cpu->tlb);
-        if (G_UNLIKELY(epoch != cpu->jc_epoch || tepoch != cpu->jc_tlb_epoch)) {
-            /* Blocks were invalidated (forget them before they are freed), or
-             * translations were flushed (linear addresses may map elsewhere). */
-            memset(cpu->jc, 0, sizeof(cpu->jc));
-            cpu->jc_epoch = epoch;
-            cpu->jc_tlb_epoch = tepoch;
-        }
-        x86_code_cache_collect(cpu->cc);
-        if (cpu->exit_request) {
-            return cpu->exit_reason;
-        }
-        bool shadow = cpu->irq_shadow;
-        cpu->irq_shadow = false;
-        /* SMI first (SDM 6.9: above NMI and INTR); held while in SMM (taken
-         * after RSM), and, like NMI, after an STI/MOV SS shadow. It wakes
-         * the CPU from HLT (the auto-halt restart field decides whether
-         * RSM halts again). NMIs are blocked in SMM until RSM. */
-        if (!shadow && cpu->smi_pending && !cpu->in_smm) {
-            cpu->smi_pending = false;
-            x86_smm_enter(cpu);
-            /* Its TLB flush dropped every translation: so goes the jump cache. */
-            memset(cpu->jc, 0, sizeof(cpu->jc));
-            cpu->jc_tlb_epoch = tlb_epoch(cpu->tlb);
-        } else if (!shadow && cpu->nmi_pending && !cpu->in_smm) {
-            cpu->nmi_pending = false;
-            cpu->halted = false;
-            x86_deliver(cpu, X86_EXC_NMI, 0, false, false, cpu->rip);
-        } else if (!shadow && (cpu->eflags & X86_IF) && cpu->mops && cpu->mops->pending_irq) {
-            int v = cpu->mops->pending_irq(cpu->machine, cpu);
-            if (v >= 0) {
-                cpu->halted = false;
-                if (cpu->trace & X86_TRACE_INT) {
-                    fprintf(cpu->trace_out, "cpu%u interrupt %d\n", cpu->index, v);
-                }
-                x86_deliver(cpu, v, 0, false, false, cpu->rip);
+        bool shadow = false;
+        if (G_UNLIKELY(round_pending(cpu))) {
+            int r = round_events(cpu, &shadow);
+            if (r >= 0) {
+                return (X86Exit)r;
             }
         }
-        if (cpu->exit_request) {
-            return cpu->exit_reason;
-        }
-        if (cpu->halted) {
-            return X86_EXIT_HALTED;
-        }
         /* After STI/MOV SS only one instruction runs before interrupts are looked at. */
-        exec_block(cpu, shadow ? 1 : end - cpu->icount);
+        exec_block(cpu, end, shadow);
     }
     return cpu->exit_request ? cpu->exit_reason : X86_EXIT_QUANTUM;
 }

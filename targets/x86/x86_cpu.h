@@ -201,6 +201,27 @@ struct X86Cpu {
     uint64_t jc_epoch;          /* code cache invalidations seen */
     uint64_t jc_tlb_epoch;      /* TLB epoch seen */
     uint64_t pdptes[4];      /* PAE: loaded at MOV CR3 (SDM 4.4.1) */
+    /* Data-access fast path (x86_mem.c, x86_seg_windows_update): for each
+     * segment register and access kind ([seg][0] read, [seg][1] write), the
+     * offsets an access may have for the segmentation checks of SDM Vol. 3A
+     * 5.3 (limit, type, presence; the canonical check of 3.3.7.1 in 64-bit
+     * mode) to pass with no fault, and the base to add: an access of `size`
+     * bytes at offset `off` passes when d = off - lo satisfies d < cnt and
+     * d + size <= cnt, and its linear address is base + off. Anything else
+     * (cnt = 0 when the segment is unusable, and every access in SMM) goes
+     * through the exact checks. Derived from segs[], CR0.PE, EFLAGS.VM,
+     * EFER.LMA, CPL, CR4.SMAP, EFLAGS.AC and in_smm: recomputed at x86_cpu_run
+     * entry, at reset/INIT, after every event delivery, after SMM entry and
+     * after any instruction that may change them (X86_INSN_SEGW, which ends
+     * its block). */
+    struct X86SegWindow {
+        uint64_t lo, cnt, base;
+    } segwin[8][2];
+    unsigned data_mmu_idx;   /* x86_mmu_index(cpu, false) outside SMM */
+    /* Recomputed with segwin, for the run loop: x86_code_size() and the jump
+     * cache mode (code size | x86_fetch_mmu_index(cpu, false) << 4). */
+    unsigned fetch_code_size;
+    uint32_t fetch_mode;
     AsRamCache walk_ram;     /* the page walk's RAM run (as_ram_read_ptr) */
 };
 

@@ -233,6 +233,36 @@ bool x86_decode(const uint8_t *bytes, unsigned avail, unsigned code_size, uint64
          reg_info(x->operands[0].reg).kind == X86_OPK_CREG)) {
         out->flags |= X86_INSN_ENDS_BLOCK;
     }
+    /* Segment loads that do not end a block by themselves, and instructions
+     * changing CR0.PE, EFLAGS.AC or a segment base in place. */
+    switch (ci->id) {
+    case X86_INS_LDS: case X86_INS_LES: case X86_INS_LFS: case X86_INS_LGS:
+    case X86_INS_LSS: case X86_INS_SWAPGS: case X86_INS_WRFSBASE: case X86_INS_WRGSBASE:
+    case X86_INS_STAC: case X86_INS_CLAC: case X86_INS_LMSW: case X86_INS_CLTS:
+        out->flags |= X86_INSN_ENDS_BLOCK;
+        break;
+    default:
+        break;
+    }
+    /* Everything that ends a block may change what the data fast path is
+     * derived from (x86_cpu.h, segwin), except the near branches and a few
+     * instructions known to leave it alone. */
+    if (out->flags & X86_INSN_ENDS_BLOCK) {
+        switch (ci->id) {
+        case X86_INS_JO: case X86_INS_JNO: case X86_INS_JB: case X86_INS_JAE:
+        case X86_INS_JE: case X86_INS_JNE: case X86_INS_JBE: case X86_INS_JA:
+        case X86_INS_JS: case X86_INS_JNS: case X86_INS_JP: case X86_INS_JNP:
+        case X86_INS_JL: case X86_INS_JGE: case X86_INS_JLE: case X86_INS_JG:
+        case X86_INS_JMP: case X86_INS_CALL: case X86_INS_RET:
+        case X86_INS_LOOP: case X86_INS_LOOPE: case X86_INS_LOOPNE:
+        case X86_INS_JCXZ: case X86_INS_JECXZ: case X86_INS_JRCXZ:
+        case X86_INS_HLT: case X86_INS_CPUID:
+            break;
+        default:
+            out->flags |= X86_INSN_SEGW;
+            break;
+        }
+    }
     out->nops = x->op_count > 3 ? 3 : x->op_count;
     for (unsigned i = 0; i < out->nops; i++) {
         const cs_x86_op *co = &x->operands[i];
@@ -279,6 +309,19 @@ bool x86_decode(const uint8_t *bytes, unsigned avail, unsigned code_size, uint64
         }
     }
     out->fn = x86_handler_for(ci->id);
+    if (out->fn) {
+        X86Handler fast = x86_insn_specialise(out, code_size);
+        if (fast) {
+            out->fn = fast;
+            bool regonly = true;
+            for (unsigned i = 0; i < out->nops; i++) {
+                regonly &= out->op[i].kind == X86_OPK_REG || out->op[i].kind == X86_OPK_IMM;
+            }
+            if (regonly) {
+                out->flags |= X86_INSN_REGONLY;
+            }
+        }
+    }
     cs_free(ci, 1);
     g_mutex_unlock(&decode_lock);
     return true;

@@ -65,6 +65,14 @@ enum {
 
 enum {
     X86_INSN_ENDS_BLOCK = 1,  /* control transfer or system instruction: last of a block */
+    /* May change segment registers, CPL, CR0/CR4/EFER, EFLAGS.VM/AC or SMM
+     * state (anything the data fast path is derived from): always ends its
+     * block, and the loop recomputes the segment windows after it. */
+    X86_INSN_SEGW = 2,
+    /* A specialised handler with register and immediate operands only: it
+     * cannot write code, reach a device or raise an SMI, so the loop skips
+     * its after-instruction checks. */
+    X86_INSN_REGONLY = 4,
 };
 
 struct X86Insn {
@@ -97,6 +105,9 @@ void x86_disasm(const uint8_t *bytes, unsigned len, unsigned code_size, uint64_t
 /* Handlers for capstone ids (filled by each x86_insn_*.c group). */
 X86Handler x86_handler_for(unsigned cs_id);
 void x86_register_handler(unsigned cs_id, X86Handler fn);
+/* A handler specialised for the decoded form of `in` (operand kinds and
+ * sizes, address size, code size), or NULL: the decoder's last step. */
+X86Handler x86_insn_specialise(const X86Insn *in, unsigned code_size);
 /* Group registration, called once before the first decode. */
 void x86_insn_register_all(void);
 

@@ -22,6 +22,31 @@ void x86_insn_register_ctl(void);
 void x86_insn_register_string(void);
 void x86_insn_register_sys(void);
 
+/* Handlers specialised for common forms (x86_insn_specialise): NULL when
+ * the group has none for `in`. */
+X86Handler x86i_specialise_alu(const X86Insn *in, unsigned code_size);
+X86Handler x86i_specialise_data(const X86Insn *in, unsigned code_size);
+X86Handler x86i_specialise_ctl(const X86Insn *in, unsigned code_size);
+
+/* Memory-operand forms of the specialised handlers: [base + disp] (no
+ * index, base not RIP), and anything else. */
+enum { X86I_EA_BASE, X86I_EA_ANY };
+
+static inline int x86i_ea_form(const X86Operand *op)
+{
+    return op->base != X86_NO_REG && op->base != X86_RIP_REG && op->index == X86_NO_REG
+               ? X86I_EA_BASE : X86I_EA_ANY;
+}
+
+static inline uint64_t x86i_ea_fast(const X86Cpu *cpu, const X86Operand *op, int form,
+                                    unsigned addrsize)
+{
+    if (form == X86I_EA_BASE) {
+        return ((uint64_t)op->disp + cpu->regs[op->base]) & x86_mask(addrsize);
+    }
+    return x86_ea_inline(cpu, op, addrsize);
+}
+
 /* The defined (non-reserved) EFLAGS bits. */
 #define X86I_EFLAGS_VALID 0x3f7fd5u
 

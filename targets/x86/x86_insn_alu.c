@@ -793,6 +793,208 @@ static int h_aad(X86Cpu *cpu, const X86Insn *in)
     return X86_R_NEXT;
 }
 
+/* --- Specialised forms (x86_insn_specialise) ---
+ *
+ * The two-operand ALU and INC/DEC/NEG/NOT with 32- or 64-bit operands and
+ * no prefix but segment/REX ones, one handler per operation, operand kinds,
+ * operand size, address size and memory-operand form, so each is a short
+ * straight line: the same effects in the same order as alu2()/unary(). */
+
+enum { F_RR, F_RI, F_RM, F_MR, F_MI };
+
+static ALWAYS_INLINE int alu2_fast(X86Cpu *cpu, const X86Insn *in, int op, int form,
+                                   unsigned sz, unsigned as, int eaf)
+{
+    const X86Operand *d = &in->op[0], *s = &in->op[1];
+    bool writes = op != A_CMP && op != A_TEST;
+    uint64_t a, b;
+    if (form == F_RR || form == F_RI || form == F_RM) {
+        a = cpu->regs[d->reg];
+        if (form == F_RR) {
+            b = cpu->regs[s->reg];
+        } else if (form == F_RI) {
+            b = (uint64_t)s->disp;
+        } else if (!x86_read_seg(cpu, s->seg, x86i_ea_fast(cpu, s, eaf, as), sz, &b)) {
+            return X86_R_EXC;
+        }
+        uint64_t r = alu_compute(&cpu->lf, op, sz, a, b);
+        if (writes) {
+            cpu->regs[d->reg] = r;  /* 32-bit results zero-extend */
+        }
+        return X86_R_NEXT;
+    }
+    b = form == F_MR ? cpu->regs[s->reg] : (uint64_t)s->disp;
+    uint64_t ea = x86i_ea_fast(cpu, d, eaf, as);
+    if (!x86_read_seg(cpu, d->seg, ea, sz, &a)) {
+        return X86_R_EXC;
+    }
+    if (!writes) {
+        alu_compute(&cpu->lf, op, sz, a, b);
+        return X86_R_NEXT;
+    }
+    X86LazyFlags lf = cpu->lf;
+    uint64_t r = alu_compute(&lf, op, sz, a, b);
+    if (!x86_write_seg(cpu, d->seg, ea, sz, r)) {
+        return X86_R_EXC;
+    }
+    cpu->lf = lf;
+    return X86_R_NEXT;
+}
+
+#define ALU2F_MEM(name, op, form, sz)                                                      \
+    static int fa_##name##_##form##_##sz##_4b(X86Cpu *cpu, const X86Insn *in)             \
+    { return alu2_fast(cpu, in, op, form, sz, 4, X86I_EA_BASE); }                          \
+    static int fa_##name##_##form##_##sz##_4a(X86Cpu *cpu, const X86Insn *in)             \
+    { return alu2_fast(cpu, in, op, form, sz, 4, X86I_EA_ANY); }                           \
+    static int fa_##name##_##form##_##sz##_8b(X86Cpu *cpu, const X86Insn *in)             \
+    { return alu2_fast(cpu, in, op, form, sz, 8, X86I_EA_BASE); }                          \
+    static int fa_##name##_##form##_##sz##_8a(X86Cpu *cpu, const X86Insn *in)             \
+    { return alu2_fast(cpu, in, op, form, sz, 8, X86I_EA_ANY); }
+#define ALU2F_SZ(name, op, sz)                                                             \
+    static int fa_##name##_F_RR_##sz(X86Cpu *cpu, const X86Insn *in)                       \
+    { return alu2_fast(cpu, in, op, F_RR, sz, 8, X86I_EA_ANY); }                           \
+    static int fa_##name##_F_RI_##sz(X86Cpu *cpu, const X86Insn *in)                       \
+    { return alu2_fast(cpu, in, op, F_RI, sz, 8, X86I_EA_ANY); }                           \
+    ALU2F_MEM(name, op, F_RM, sz)                                                          \
+    ALU2F_MEM(name, op, F_MR, sz)                                                          \
+    ALU2F_MEM(name, op, F_MI, sz)
+#define ALU2F(name, op) ALU2F_SZ(name, op, 4) ALU2F_SZ(name, op, 8)
+ALU2F(add, A_ADD)
+ALU2F(or, A_OR)
+ALU2F(adc, A_ADC)
+ALU2F(sbb, A_SBB)
+ALU2F(and, A_AND)
+ALU2F(sub, A_SUB)
+ALU2F(xor, A_XOR)
+ALU2F(cmp, A_CMP)
+ALU2F(test, A_TEST)
+
+/* [op][sz == 8][form][as == 8][ea form]; register forms use [0][0]. */
+#define ALU2F_MEM_ROW(name, form, sz)                                                      \
+    { { fa_##name##_##form##_##sz##_4b, fa_##name##_##form##_##sz##_4a },                  \
+      { fa_##name##_##form##_##sz##_8b, fa_##name##_##form##_##sz##_8a } }
+#define ALU2F_SZ_ROW(name, sz)                                                             \
+    { { { fa_##name##_F_RR_##sz, NULL }, { NULL, NULL } },                                 \
+      { { fa_##name##_F_RI_##sz, NULL }, { NULL, NULL } },                                 \
+      ALU2F_MEM_ROW(name, F_RM, sz), ALU2F_MEM_ROW(name, F_MR, sz),                       \
+      ALU2F_MEM_ROW(name, F_MI, sz) }
+#define ALU2F_ROW(name) { ALU2F_SZ_ROW(name, 4), ALU2F_SZ_ROW(name, 8) }
+static const X86Handler alu2_fast_table[9][2][5][2][2] = {
+    ALU2F_ROW(add), ALU2F_ROW(or), ALU2F_ROW(adc), ALU2F_ROW(sbb), ALU2F_ROW(and),
+    ALU2F_ROW(sub), ALU2F_ROW(xor), ALU2F_ROW(cmp), ALU2F_ROW(test),
+};
+
+static ALWAYS_INLINE int unary_fast(X86Cpu *cpu, const X86Insn *in, int op, bool mem,
+                                    unsigned sz, unsigned as, int eaf)
+{
+    const X86Operand *d = &in->op[0];
+    if (!mem) {
+        cpu->regs[d->reg] = unary_compute(&cpu->lf, op, sz, cpu->regs[d->reg]);
+        return X86_R_NEXT;
+    }
+    uint64_t ea = x86i_ea_fast(cpu, d, eaf, as), a;
+    if (!x86_read_seg(cpu, d->seg, ea, sz, &a)) {
+        return X86_R_EXC;
+    }
+    X86LazyFlags lf = cpu->lf;
+    uint64_t r = unary_compute(&lf, op, sz, a);
+    if (!x86_write_seg(cpu, d->seg, ea, sz, r)) {
+        return X86_R_EXC;
+    }
+    cpu->lf = lf;
+    return X86_R_NEXT;
+}
+
+#define UNF_SZ(name, op, sz)                                                               \
+    static int fu_##name##_r_##sz(X86Cpu *cpu, const X86Insn *in)                          \
+    { return unary_fast(cpu, in, op, false, sz, 8, X86I_EA_ANY); }                         \
+    static int fu_##name##_m_##sz##_4b(X86Cpu *cpu, const X86Insn *in)                     \
+    { return unary_fast(cpu, in, op, true, sz, 4, X86I_EA_BASE); }                         \
+    static int fu_##name##_m_##sz##_4a(X86Cpu *cpu, const X86Insn *in)                     \
+    { return unary_fast(cpu, in, op, true, sz, 4, X86I_EA_ANY); }                          \
+    static int fu_##name##_m_##sz##_8b(X86Cpu *cpu, const X86Insn *in)                     \
+    { return unary_fast(cpu, in, op, true, sz, 8, X86I_EA_BASE); }                         \
+    static int fu_##name##_m_##sz##_8a(X86Cpu *cpu, const X86Insn *in)                     \
+    { return unary_fast(cpu, in, op, true, sz, 8, X86I_EA_ANY); }
+#define UNF(name, op) UNF_SZ(name, op, 4) UNF_SZ(name, op, 8)
+UNF(inc, U_INC)
+UNF(dec, U_DEC)
+UNF(neg, U_NEG)
+UNF(not, U_NOT)
+
+/* [op][sz == 8][mem][as == 8][ea form]; register forms use [0][0]. */
+#define UNF_SZ_ROW(name, sz)                                                               \
+    { { { fu_##name##_r_##sz, NULL }, { NULL, NULL } },                                    \
+      { { fu_##name##_m_##sz##_4b, fu_##name##_m_##sz##_4a },                              \
+        { fu_##name##_m_##sz##_8b, fu_##name##_m_##sz##_8a } } }
+#define UNF_ROW(name) { UNF_SZ_ROW(name, 4), UNF_SZ_ROW(name, 8) }
+static const X86Handler unary_fast_table[4][2][2][2][2] = {
+    UNF_ROW(inc), UNF_ROW(dec), UNF_ROW(neg), UNF_ROW(not),
+};
+
+X86Handler x86i_specialise_alu(const X86Insn *in, unsigned code_size)
+{
+    (void)code_size;
+    int op;
+    switch (in->id) {
+    case X86_INS_ADD: op = A_ADD; break;
+    case X86_INS_OR: op = A_OR; break;
+    case X86_INS_ADC: op = A_ADC; break;
+    case X86_INS_SBB: op = A_SBB; break;
+    case X86_INS_AND: op = A_AND; break;
+    case X86_INS_SUB: op = A_SUB; break;
+    case X86_INS_XOR: op = A_XOR; break;
+    case X86_INS_CMP: op = A_CMP; break;
+    case X86_INS_TEST: op = A_TEST; break;
+    case X86_INS_INC: op = 9 + U_INC; break;
+    case X86_INS_DEC: op = 9 + U_DEC; break;
+    case X86_INS_NEG: op = 9 + U_NEG; break;
+    case X86_INS_NOT: op = 9 + U_NOT; break;
+    default: return NULL;
+    }
+    const X86Operand *d = &in->op[0], *s = &in->op[1];
+    unsigned sz = d->size;
+    if (sz != 4 && sz != 8) {
+        return NULL;
+    }
+    bool as_ok = in->addrsize == 4 || in->addrsize == 8;
+    unsigned as8 = in->addrsize == 8;
+    if (op >= 9) {
+        if (in->nops != 1) {
+            return NULL;
+        }
+        if (d->kind == X86_OPK_REG) {
+            return unary_fast_table[op - 9][sz == 8][0][0][0];
+        }
+        if (d->kind == X86_OPK_MEM && as_ok) {
+            return unary_fast_table[op - 9][sz == 8][1][as8][x86i_ea_form(d)];
+        }
+        return NULL;
+    }
+    if (in->nops != 2) {
+        return NULL;
+    }
+    int form;
+    if (d->kind == X86_OPK_REG && s->kind == X86_OPK_REG && s->size == sz) {
+        form = F_RR;
+    } else if (d->kind == X86_OPK_REG && s->kind == X86_OPK_IMM) {
+        form = F_RI;
+    } else if (d->kind == X86_OPK_REG && s->kind == X86_OPK_MEM && s->size == sz && as_ok) {
+        form = F_RM;
+    } else if (d->kind == X86_OPK_MEM && s->kind == X86_OPK_REG && s->size == sz && as_ok) {
+        form = F_MR;
+    } else if (d->kind == X86_OPK_MEM && s->kind == X86_OPK_IMM && as_ok) {
+        form = F_MI;
+    } else {
+        return NULL;
+    }
+    if (form == F_RR || form == F_RI) {
+        return alu2_fast_table[op][sz == 8][form][0][0];
+    }
+    const X86Operand *m = form == F_RM ? s : d;
+    return alu2_fast_table[op][sz == 8][form][as8][x86i_ea_form(m)];
+}
+
 void x86_insn_register_alu(void)
 {
     static const struct { unsigned id; X86Handler fn; } table[] = {

@@ -260,6 +260,78 @@ static int h_iret(X86Cpu *cpu, const X86Insn *in)
     return iret(cpu, in->id == X86_INS_IRETQ ? 8 : in->id == X86_INS_IRETD ? 4 : 2);
 }
 
+/* --- Specialised Jcc (x86_insn_specialise) ---
+ *
+ * Jcc rel8/rel32 in 32-bit code with a 32-bit operand size, and in 64-bit
+ * code: the code size is fixed per handler (a block is decoded for one code
+ * size), so the target is masked and checked as x86_jump() would without
+ * looking at CS's attributes: against CS.limit in 32-bit code, canonical in
+ * 64-bit code (SDM Vol. 2A, Jcc; Vol. 3A 3.3.7.1). */
+
+static ALWAYS_INLINE int jcc_fast(X86Cpu *cpu, const X86Insn *in, unsigned cc, unsigned cs)
+{
+    if (!x86_cond(&cpu->lf, cc)) {
+        return X86_R_NEXT;
+    }
+    uint64_t target = cpu->next_rip + (uint64_t)in->op[0].disp;
+    if (cs == 4) {
+        target &= 0xffffffffu;
+        if (X86I_UNLIKELY(target > cpu->segs[S_CS].limit)) {
+            return x86i_gp0(cpu);
+        }
+    } else if (X86I_UNLIKELY((uint64_t)((int64_t)(target << 16) >> 16) != target)) {
+        return x86i_gp0(cpu);
+    }
+    cpu->rip = target;
+    return X86_R_JUMP;
+}
+
+#define JCCF(sfx, cc)                                                                      \
+    static int fj_##sfx##_4(X86Cpu *cpu, const X86Insn *in) { return jcc_fast(cpu, in, cc, 4); } \
+    static int fj_##sfx##_8(X86Cpu *cpu, const X86Insn *in) { return jcc_fast(cpu, in, cc, 8); }
+JCCF(o, X86_COND_O)
+JCCF(no, X86_COND_NO)
+JCCF(b, X86_COND_B)
+JCCF(ae, X86_COND_AE)
+JCCF(e, X86_COND_E)
+JCCF(ne, X86_COND_NE)
+JCCF(be, X86_COND_BE)
+JCCF(a, X86_COND_A)
+JCCF(s, X86_COND_S)
+JCCF(ns, X86_COND_NS)
+JCCF(p, X86_COND_P)
+JCCF(np, X86_COND_NP)
+JCCF(l, X86_COND_L)
+JCCF(ge, X86_COND_GE)
+JCCF(le, X86_COND_LE)
+JCCF(g, X86_COND_G)
+
+X86Handler x86i_specialise_ctl(const X86Insn *in, unsigned code_size)
+{
+    static const struct { unsigned id; X86Handler f4, f8; } jccs[] = {
+        { X86_INS_JO, fj_o_4, fj_o_8 }, { X86_INS_JNO, fj_no_4, fj_no_8 },
+        { X86_INS_JB, fj_b_4, fj_b_8 }, { X86_INS_JAE, fj_ae_4, fj_ae_8 },
+        { X86_INS_JE, fj_e_4, fj_e_8 }, { X86_INS_JNE, fj_ne_4, fj_ne_8 },
+        { X86_INS_JBE, fj_be_4, fj_be_8 }, { X86_INS_JA, fj_a_4, fj_a_8 },
+        { X86_INS_JS, fj_s_4, fj_s_8 }, { X86_INS_JNS, fj_ns_4, fj_ns_8 },
+        { X86_INS_JP, fj_p_4, fj_p_8 }, { X86_INS_JNP, fj_np_4, fj_np_8 },
+        { X86_INS_JL, fj_l_4, fj_l_8 }, { X86_INS_JGE, fj_ge_4, fj_ge_8 },
+        { X86_INS_JLE, fj_le_4, fj_le_8 }, { X86_INS_JG, fj_g_4, fj_g_8 },
+    };
+    /* 32-bit code with a 16-bit operand size truncates the target to 16
+     * bits: the generic handler. */
+    if (in->nops != 1 || in->op[0].kind != X86_OPK_IMM ||
+        !((code_size == 4 && in->opsize == 4) || code_size == 8)) {
+        return NULL;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(jccs); i++) {
+        if (jccs[i].id == in->id) {
+            return code_size == 8 ? jccs[i].f8 : jccs[i].f4;
+        }
+    }
+    return NULL;
+}
+
 void x86_insn_register_ctl(void)
 {
     static const struct { unsigned id; X86Handler fn; } table[] = {

@@ -456,6 +456,103 @@ static int h_nop(X86Cpu *cpu, const X86Insn *in)
     return X86_R_NEXT;
 }
 
+/* --- Specialised MOV forms (x86_insn_specialise) ---
+ *
+ * MOV between general registers, immediates and memory with 32- or 64-bit
+ * operands: the same effects as h_mov's fast part, the operand kinds, sizes,
+ * address size and memory-operand form fixed per handler. */
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+enum { M_RR, M_RI, M_RM, M_MR, M_MI };
+
+static ALWAYS_INLINE int mov_fast(X86Cpu *cpu, const X86Insn *in, int form, unsigned sz,
+                                  unsigned as, int eaf)
+{
+    const X86Operand *d = &in->op[0], *s = &in->op[1];
+    uint64_t v;
+    switch (form) {
+    case M_RR:
+        cpu->regs[d->reg] = cpu->regs[s->reg] & x86_mask(sz);
+        return X86_R_NEXT;
+    case M_RI:
+        cpu->regs[d->reg] = (uint64_t)s->disp & x86_mask(sz);
+        return X86_R_NEXT;
+    case M_RM:
+        if (!x86_read_seg(cpu, s->seg, x86i_ea_fast(cpu, s, eaf, as), sz, &v)) {
+            return X86_R_EXC;
+        }
+        cpu->regs[d->reg] = v;
+        return X86_R_NEXT;
+    default:
+        v = form == M_MR ? cpu->regs[s->reg] : (uint64_t)s->disp;
+        return x86_write_seg(cpu, d->seg, x86i_ea_fast(cpu, d, eaf, as), sz, v) ? X86_R_NEXT
+                                                                               : X86_R_EXC;
+    }
+}
+
+#define MOVF_MEM(form, sz)                                                                 \
+    static int fm_##form##_##sz##_4b(X86Cpu *cpu, const X86Insn *in)                       \
+    { return mov_fast(cpu, in, form, sz, 4, X86I_EA_BASE); }                               \
+    static int fm_##form##_##sz##_4a(X86Cpu *cpu, const X86Insn *in)                       \
+    { return mov_fast(cpu, in, form, sz, 4, X86I_EA_ANY); }                                \
+    static int fm_##form##_##sz##_8b(X86Cpu *cpu, const X86Insn *in)                       \
+    { return mov_fast(cpu, in, form, sz, 8, X86I_EA_BASE); }                               \
+    static int fm_##form##_##sz##_8a(X86Cpu *cpu, const X86Insn *in)                       \
+    { return mov_fast(cpu, in, form, sz, 8, X86I_EA_ANY); }
+#define MOVF_SZ(sz)                                                                        \
+    static int fm_M_RR_##sz(X86Cpu *cpu, const X86Insn *in)                                \
+    { return mov_fast(cpu, in, M_RR, sz, 8, X86I_EA_ANY); }                                \
+    static int fm_M_RI_##sz(X86Cpu *cpu, const X86Insn *in)                                \
+    { return mov_fast(cpu, in, M_RI, sz, 8, X86I_EA_ANY); }                                \
+    MOVF_MEM(M_RM, sz) MOVF_MEM(M_MR, sz) MOVF_MEM(M_MI, sz)
+MOVF_SZ(4)
+MOVF_SZ(8)
+
+#define MOVF_MEM_ROW(form, sz)                                                             \
+    { { fm_##form##_##sz##_4b, fm_##form##_##sz##_4a },                                    \
+      { fm_##form##_##sz##_8b, fm_##form##_##sz##_8a } }
+#define MOVF_SZ_ROW(sz)                                                                    \
+    { { { fm_M_RR_##sz, NULL }, { NULL, NULL } },                                          \
+      { { fm_M_RI_##sz, NULL }, { NULL, NULL } },                                          \
+      MOVF_MEM_ROW(M_RM, sz), MOVF_MEM_ROW(M_MR, sz), MOVF_MEM_ROW(M_MI, sz) }
+/* [sz == 8][form][as == 8][ea form]; register forms use [0][0]. */
+static const X86Handler mov_fast_table[2][5][2][2] = { MOVF_SZ_ROW(4), MOVF_SZ_ROW(8) };
+
+X86Handler x86i_specialise_data(const X86Insn *in, unsigned code_size)
+{
+    (void)code_size;
+    if ((in->id != X86_INS_MOV && in->id != X86_INS_MOVABS) || in->nops != 2) {
+        return NULL;
+    }
+    const X86Operand *d = &in->op[0], *s = &in->op[1];
+    unsigned sz = d->size;
+    if (sz != 4 && sz != 8) {
+        return NULL;
+    }
+    bool as_ok = in->addrsize == 4 || in->addrsize == 8;
+    unsigned as8 = in->addrsize == 8;
+    int form;
+    if (d->kind == X86_OPK_REG && s->kind == X86_OPK_REG && s->size == sz) {
+        form = M_RR;
+    } else if (d->kind == X86_OPK_REG && s->kind == X86_OPK_IMM) {
+        form = M_RI;
+    } else if (d->kind == X86_OPK_REG && s->kind == X86_OPK_MEM && s->size == sz && as_ok) {
+        form = M_RM;
+    } else if (d->kind == X86_OPK_MEM && s->kind == X86_OPK_REG && s->size == sz && as_ok) {
+        form = M_MR;
+    } else if (d->kind == X86_OPK_MEM && s->kind == X86_OPK_IMM && as_ok) {
+        form = M_MI;
+    } else {
+        return NULL;
+    }
+    if (form == M_RR || form == M_RI) {
+        return mov_fast_table[sz == 8][form][0][0];
+    }
+    const X86Operand *m = form == M_RM ? s : d;
+    return mov_fast_table[sz == 8][form][as8][x86i_ea_form(m)];
+}
+
 void x86_insn_register_data(void)
 {
     static const struct { unsigned id; X86Handler fn; } table[] = {

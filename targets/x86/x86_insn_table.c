@@ -176,6 +176,23 @@ static const uint16_t sse_ids[] = {
     X86_INS_CMPNLEPD, X86_INS_CMPORDPD,
 };
 
+X86Handler x86_insn_specialise(const X86Insn *in, unsigned code_size)
+{
+    /* Only plain forms: no LOCK/REP prefixes (their rules stay in the
+     * generic handlers). */
+    if (in->prefixes & (X86_PFX_LOCK | X86_PFX_REP | X86_PFX_REPNE)) {
+        return NULL;
+    }
+    X86Handler h = x86i_specialise_alu(in, code_size);
+    if (!h) {
+        h = x86i_specialise_data(in, code_size);
+    }
+    if (!h) {
+        h = x86i_specialise_ctl(in, code_size);
+    }
+    return h;
+}
+
 void x86_insn_register_all(void)
 {
     x86_insn_register_alu();

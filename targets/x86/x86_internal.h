@@ -44,10 +44,57 @@ static inline void x86_set_reg(X86Cpu *cpu, unsigned reg, unsigned size, uint64_
 /* Effective address of a memory operand (before segmentation). */
 uint64_t x86_ea(X86Cpu *cpu, const X86Insn *in, const X86Operand *op);
 
+/* The same for the specialised handlers, whose address size is a constant. */
+static inline uint64_t x86_ea_inline(const X86Cpu *cpu, const X86Operand *op,
+                                     unsigned addrsize)
+{
+    uint64_t ea = (uint64_t)op->disp;
+    if (op->base == X86_RIP_REG) {
+        ea += cpu->next_rip;
+    } else if (op->base != X86_NO_REG) {
+        ea += cpu->regs[op->base];
+    }
+    if (op->index != X86_NO_REG) {
+        ea += cpu->regs[op->index] * op->scale;
+    }
+    return ea & x86_mask(addrsize);
+}
+
 /* Segmented access: limit and type checks (not in 64-bit mode), then the
- * TLB. `seg` is S_ES..S_GS. */
-bool x86_read_seg(X86Cpu *cpu, unsigned seg, uint64_t off, unsigned size, uint64_t *val);
-bool x86_write_seg(X86Cpu *cpu, unsigned seg, uint64_t off, unsigned size, uint64_t val);
+ * TLB. `seg` is S_ES..S_GS. The inline versions take the segment window
+ * (X86Cpu.segwin) when the access is inside it, the exact checks of the
+ * _slow versions otherwise. */
+bool x86_read_seg_slow(X86Cpu *cpu, unsigned seg, uint64_t off, unsigned size, uint64_t *val);
+bool x86_write_seg_slow(X86Cpu *cpu, unsigned seg, uint64_t off, unsigned size, uint64_t val);
+/* Recompute X86Cpu.segwin and data_mmu_idx from the current state. */
+void x86_seg_windows_update(X86Cpu *cpu);
+
+static inline bool x86_seg_window_hit(const struct X86SegWindow *w, uint64_t off,
+                                      unsigned size)
+{
+    uint64_t d = off - w->lo;
+    return __builtin_expect(d < w->cnt && d + size <= w->cnt, 1);
+}
+
+static inline bool x86_read_seg(X86Cpu *cpu, unsigned seg, uint64_t off, unsigned size,
+                                uint64_t *val)
+{
+    const struct X86SegWindow *w = &cpu->segwin[seg][0];
+    if (x86_seg_window_hit(w, off, size)) {
+        return tlb_load(cpu->tlb, w->base + off, size, cpu->data_mmu_idx, 0, val);
+    }
+    return x86_read_seg_slow(cpu, seg, off, size, val);
+}
+
+static inline bool x86_write_seg(X86Cpu *cpu, unsigned seg, uint64_t off, unsigned size,
+                                 uint64_t val)
+{
+    const struct X86SegWindow *w = &cpu->segwin[seg][1];
+    if (x86_seg_window_hit(w, off, size)) {
+        return tlb_store(cpu->tlb, w->base + off, size, cpu->data_mmu_idx, 0, val);
+    }
+    return x86_write_seg_slow(cpu, seg, off, size, val);
+}
 /* Linear access (descriptor tables, TSS, IDT): implicit supervisor. */
 bool x86_read_lin(X86Cpu *cpu, uint64_t lin, unsigned size, uint64_t *val, bool supervisor);
 bool x86_write_lin(X86Cpu *cpu, uint64_t lin, unsigned size, uint64_t val, bool supervisor);

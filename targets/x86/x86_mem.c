@@ -12,16 +12,7 @@
 
 uint64_t x86_ea(X86Cpu *cpu, const X86Insn *in, const X86Operand *op)
 {
-    uint64_t ea = (uint64_t)op->disp;
-    if (op->base == X86_RIP_REG) {
-        ea += cpu->next_rip;
-    } else if (op->base != X86_NO_REG) {
-        ea += cpu->regs[op->base];
-    }
-    if (op->index != X86_NO_REG) {
-        ea += cpu->regs[op->index] * op->scale;
-    }
-    return ea & x86_mask(in->addrsize);
+    return x86_ea_inline(cpu, op, in->addrsize);
 }
 
 static bool canonical(uint64_t a)
@@ -95,18 +86,96 @@ bool x86_write_lin(X86Cpu *cpu, uint64_t lin, unsigned size, uint64_t val, bool 
     return tlb_store(cpu->tlb, lin, size, x86_mmu_index(cpu, supervisor), 0, val);
 }
 
-bool x86_read_seg(X86Cpu *cpu, unsigned seg, uint64_t off, unsigned size, uint64_t *val)
+bool x86_read_seg_slow(X86Cpu *cpu, unsigned seg, uint64_t off, unsigned size, uint64_t *val)
 {
     uint64_t lin;
     return seg_translate(cpu, seg, off, size, false, &lin) &&
            tlb_load(cpu->tlb, lin, size, x86_mmu_index(cpu, false), 0, val);
 }
 
-bool x86_write_seg(X86Cpu *cpu, unsigned seg, uint64_t off, unsigned size, uint64_t val)
+bool x86_write_seg_slow(X86Cpu *cpu, unsigned seg, uint64_t off, unsigned size, uint64_t val)
 {
     uint64_t lin;
     return seg_translate(cpu, seg, off, size, true, &lin) &&
            tlb_store(cpu->tlb, lin, size, x86_mmu_index(cpu, false), 0, val);
+}
+
+/*
+ * The segment windows of the data fast path (X86Cpu.segwin). Each window is
+ * a subset of what seg_translate() accepts, with the same linear address,
+ * so an access inside it may skip seg_translate(); an access outside it
+ * takes seg_translate(), which raises the exact fault.
+ */
+static void window_set(struct X86SegWindow *w, uint64_t lo, uint64_t cnt, uint64_t base)
+{
+    *w = (struct X86SegWindow){ lo, cnt, base };
+}
+
+static void window_legacy(X86Cpu *cpu, unsigned seg, bool write, bool pm,
+                          struct X86SegWindow *w)
+{
+    const X86Seg *s = &cpu->segs[seg];
+    uint64_t lo = 0, hi = s->limit;
+    if (pm) {
+        /* Protected mode (SDM Vol. 3A 5.3, 5.4.1): a null selector (but CS),
+         * a not-present or system segment, a write to code or read-only data
+         * and a read of execute-only code all fault: no window. */
+        uint32_t type = X86_SEGA_TYPE(s->attr);
+        bool code = type & 8;
+        bool null = (s->selector & ~3u) == 0 && seg != S_CS;
+        if (null || !(s->attr & X86_SEGA_P) || !(s->attr & X86_SEGA_S) ||
+            (write && (code || !(type & 2))) || (!write && code && !(type & 2))) {
+            window_set(w, 0, 0, 0);
+            return;
+        }
+        if (!code && (type & 4)) {
+            /* Expand-down (SDM 3.4.5.1): valid offsets are limit+1 up to
+             * 0xffff or 0xffffffff (the B flag). */
+            lo = (uint64_t)s->limit + 1;
+            hi = (s->attr & X86_SEGA_DB) ? 0xffffffffu : 0xffffu;
+            if (lo > hi) {
+                window_set(w, 0, 0, 0);
+                return;
+            }
+        }
+    }
+    /* Real and virtual-8086 mode check the limit only. Linear addresses are
+     * 32 bits outside 64-bit mode: a window whose linear range would wrap
+     * past 4 GiB is left to the exact path. */
+    if (s->base + hi > 0xffffffffu) {
+        window_set(w, 0, 0, 0);
+        return;
+    }
+    window_set(w, lo, hi - lo + 1, s->base);
+}
+
+void x86_seg_windows_update(X86Cpu *cpu)
+{
+    bool m64 = x86_long_mode(cpu) && (cpu->segs[S_CS].attr & X86_SEGA_L);
+    bool pm = (cpu->cr0 & X86_CR0_PE) && !(cpu->eflags & X86_VM);
+    cpu->data_mmu_idx = x86_fetch_mmu_index(cpu, false);
+    cpu->fetch_code_size = x86_code_size(cpu);
+    cpu->fetch_mode = cpu->fetch_code_size | (cpu->data_mmu_idx << 4);
+    for (unsigned seg = 0; seg < 8; seg++) {
+        for (unsigned write = 0; write < 2; write++) {
+            struct X86SegWindow *w = &cpu->segwin[seg][write];
+            if (seg > S_GS || cpu->in_smm) {
+                /* In SMM the data MMU index depends on the chipset's D_CLS,
+                 * which the machine may change at any time: exact path. */
+                window_set(w, 0, 0, 0);
+            } else if (m64) {
+                /* 64-bit mode (SDM 3.3.7.1, 5.3.1): no limit or type checks,
+                 * only FS/GS bases apply, and the address must be canonical.
+                 * The window is every offset whose linear address, last
+                 * byte included, is in the lower canonical half
+                 * [0, 2^47); the rest goes to the exact path. */
+                uint64_t base = (seg == S_FS || seg == S_GS) ? cpu->segs[seg].base : 0;
+                window_set(w, (uint64_t)0 - base, 1ull << 47, base);
+            } else {
+                window_legacy(cpu, seg, write, pm, w);
+            }
+        }
+    }
 }
 
 bool x86_read_op(X86Cpu *cpu, const X86Insn *in, const X86Operand *op, uint64_t *val)
