@@ -632,24 +632,12 @@ static bool uc_run_loop(Engine *e, const GuestLoop *l, const Regs *in, uint64_t 
 
 static void uc_init(void)
 {
-    unsigned major = 0, minor = 0;
-    unsigned v = uc_version(&major, &minor);
-    snprintf(uc_name, sizeof(uc_name), "unicorn-%u.%u.%u", major, minor, (v >> 8) & 0xff);
     eng_uc = (Engine){
         .name = uc_name, .run = uc_run_loop, .read32 = uc_read32, .write32 = uc_write32,
         .set_paging = uc_set_paging,
     };
-    uc_err err = uc_open(UC_ARCH_X86, UC_MODE_32, &uc);
-    if (err != UC_ERR_OK) {
-        eng_uc.note = "uc_open failed";
-        fprintf(stderr, "guest-bench: unicorn: uc_open: %s\n", uc_strerror(err));
-        return;
-    }
-    if ((err = uc_mem_map(uc, 0, RAM_SIZE, UC_PROT_ALL)) != UC_ERR_OK) {
-        eng_uc.note = "uc_mem_map failed";
-        fprintf(stderr, "guest-bench: unicorn: uc_mem_map: %s\n", uc_strerror(err));
-        uc_close(uc);
-        uc = NULL;
+    uc = gb_uc_open(UC_ARCH_X86, UC_MODE_32, RAM_SIZE, uc_name, sizeof(uc_name), &eng_uc.note);
+    if (!uc) {
         return;
     }
     eng_uc.available = true;
@@ -1097,6 +1085,31 @@ static void print_json(const char *arch)
     "iteration of pg-flush - of pg-hot-16), per-sample differences, median: the CR3\n" \
     "reload plus refilling 16 data pages and the code page. Every run is checked\n" \
     "(registers, memory, device counts). Targets are informative.\n"
+
+#ifdef HAVE_UNICORN
+uc_engine *gb_uc_open(uc_arch arch, uc_mode mode, uint64_t ram_size, char *name, size_t len,
+                      const char **note)
+{
+    unsigned major = 0, minor = 0;
+    unsigned v = uc_version(&major, &minor);
+    snprintf(name, len, "unicorn-%u.%u.%u", major, minor, (v >> 8) & 0xff);
+    uc_engine *u = NULL;
+    uc_err err = uc_open(arch, mode, &u);
+    if (err != UC_ERR_OK) {
+        *note = "uc_open failed";
+        fprintf(stderr, "guest-bench: unicorn: uc_open: %s\n", uc_strerror(err));
+        return NULL;
+    }
+    if ((err = uc_mem_map(u, 0, ram_size, UC_PROT_ALL)) != UC_ERR_OK) {
+        *note = "uc_mem_map failed";
+        fprintf(stderr, "guest-bench: unicorn: uc_mem_map: %s\n", uc_strerror(err));
+        uc_close(u);
+        return NULL;
+    }
+    return u;
+}
+
+#endif
 
 void gb_print_report(const char *arch, const char *legend, const GbBaseline *uc,
                      double total_s)

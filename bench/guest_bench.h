@@ -92,6 +92,15 @@ typedef struct GbBaseline {
 void gb_print_report(const char *arch, const char *legend, const GbBaseline *uc,
                      double total_s);
 
+#ifdef HAVE_UNICORN
+#include <unicorn/unicorn.h>
+/* Open Unicorn for `arch`/`mode` with [0, ram_size) mapped RWX; writes its
+ * "unicorn-X.Y.Z" name into name[len]. NULL (with *note saying why, also
+ * printed) when it cannot: the benchmark then reports mmusim alone. */
+uc_engine *gb_uc_open(uc_arch arch, uc_mode mode, uint64_t ram_size, char *name, size_t len,
+                      const char **note);
+#endif
+
 /* --- Architectures --- */
 
 #ifdef HAVE_ARM64

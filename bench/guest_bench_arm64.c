@@ -408,24 +408,13 @@ static bool uc_exec(Engine *e, uint64_t start, uint64_t wfi, uint64_t x[8], uint
 
 static void uc_init(void)
 {
-    unsigned major = 0, minor = 0;
-    unsigned v = uc_version(&major, &minor);
-    snprintf(uc_name, sizeof(uc_name), "unicorn-%u.%u.%u", major, minor, (v >> 8) & 0xff);
     eng_uc = (Engine){
         .name = uc_name, .exec = uc_exec, .sctlr = uc_sctlr, .read32 = uc_read32,
         .write = uc_write,
     };
-    uc_err err = uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &uc);
-    if (err != UC_ERR_OK) {
-        eng_uc.note = "uc_open failed";
-        fprintf(stderr, "guest-bench: unicorn: uc_open: %s\n", uc_strerror(err));
-        return;
-    }
-    if ((err = uc_mem_map(uc, 0, RAM_SIZE, UC_PROT_ALL)) != UC_ERR_OK) {
-        eng_uc.note = "uc_mem_map failed";
-        fprintf(stderr, "guest-bench: unicorn: uc_mem_map: %s\n", uc_strerror(err));
-        uc_close(uc);
-        uc = NULL;
+    uc = gb_uc_open(UC_ARCH_ARM64, UC_MODE_ARM, RAM_SIZE, uc_name, sizeof(uc_name),
+                    &eng_uc.note);
+    if (!uc) {
         return;
     }
     uint64_t vbar = VECTORS;
