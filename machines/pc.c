@@ -97,8 +97,10 @@ struct PcMachine {
     uint64_t slice_end;       /* the virtual time its slice ends at */
     uint64_t idle_ns;         /* virtual time skipped while every CPU slept */
 
-    bool has_kernel;
+    bool has_kernel;          /* a multiboot kernel: boot */
     MultibootBoot boot;
+    bool has_linux;           /* a Linux bzImage: linux */
+    LinuxBoot lboot;
 
     uint64_t icount;          /* instructions retired by all CPUs */
     PcStopReason stop;
@@ -948,13 +950,67 @@ static bool build_cpus(PcMachine *pc, const PcConfig *cfg, GError **err)
     return true;
 }
 
-/* The RAM a loader may write, and what the kernel is told about memory. */
+/* A Linux bzImage (linux_boot.h): the same RAM; the E820 map reserves the
+ * VGA window and the ISA BIOS (0xa0000-0xfffff) and the BIOS ROM below
+ * 4 GiB, as a PC BIOS reports them (INT 15h E820). */
+static bool load_linux(PcMachine *pc, const PcConfig *cfg, GError **err)
+{
+    uint8_t *host = mr_ram_ptr(pc->ram);
+    LinuxRamRange ram[3];
+    LinuxE820Entry e820[5];
+    unsigned n_ram = 0, n_e820 = 0;
+
+    ram[n_ram++] = (LinuxRamRange){ 0, PC_VGA_BASE, host };
+    ram[n_ram++] = (LinuxRamRange){ PC_ONE_MIB, pc->ram_below - PC_ONE_MIB, host + PC_ONE_MIB };
+    e820[n_e820++] = (LinuxE820Entry){ 0, PC_VGA_BASE, LB_E820_RAM };
+    e820[n_e820++] = (LinuxE820Entry){ PC_VGA_BASE, PC_ONE_MIB - PC_VGA_BASE, LB_E820_RESERVED };
+    e820[n_e820++] = (LinuxE820Entry){ PC_ONE_MIB, pc->ram_below - PC_ONE_MIB, LB_E820_RAM };
+    e820[n_e820++] = (LinuxE820Entry){ PC_ABOVE_4G_BASE - mr_size(pc->bios), mr_size(pc->bios),
+                                       LB_E820_RESERVED };
+    if (pc->ram_above) {
+        ram[n_ram++] = (LinuxRamRange){ PC_ABOVE_4G_BASE, pc->ram_above, host + pc->ram_below };
+        e820[n_e820++] = (LinuxE820Entry){ PC_ABOVE_4G_BASE, pc->ram_above, LB_E820_RAM };
+    }
+    LinuxBootConfig lcfg = {
+        .ram = ram,
+        .n_ram = n_ram,
+        .e820 = e820,
+        .n_e820 = n_e820,
+        .cmdline = cfg->append,
+    };
+    if (!linux_boot_load_files(cfg->kernel, cfg->initrd, &lcfg, &pc->lboot, err)) {
+        return false;
+    }
+    pc->has_linux = true;
+    linux_boot_cpu_setup(pc->cpus[0], &pc->lboot);
+    return true;
+}
+
+/* True if the file starts like a bzImage ("HdrS" at 0x202). Only its
+ * first 4 KiB are read; errors just mean "no". */
+static bool file_is_bzimage(const char *path)
+{
+    uint8_t head[4096];
+    size_t n = 0;
+    FILE *f = fopen(path, "rb");
+
+    if (f) {
+        n = fread(head, 1, sizeof(head), f);
+        fclose(f);
+    }
+    return linux_boot_is_bzimage(head, n);
+}
+
+/* The RAM a loader may write, and what the kernel is told about memory.
+ * Multiboot first (unchanged behaviour); a file that is not multiboot but
+ * has a Linux setup header is a bzImage. */
 static bool load_kernel(PcMachine *pc, const PcConfig *cfg, GError **err)
 {
     uint8_t *host = mr_ram_ptr(pc->ram);
     MbRamRange ram[3];
     MbMemMapEntry mmap[4];
     unsigned n_ram = 0, n_mmap = 0;
+    GError *mb_err = NULL;
 
     /* Conventional memory, then from 1 MiB (VGA and the ISA BIOS hide the rest). */
     ram[n_ram++] = (MbRamRange){ 0, PC_VGA_BASE, host };
@@ -977,7 +1033,13 @@ static bool load_kernel(PcMachine *pc, const PcConfig *cfg, GError **err)
         .mem_upper_kib = (uint32_t)((pc->ram_below - PC_ONE_MIB) / 1024),
         .cmdline = cfg->append,
     };
-    if (!multiboot_load_files(cfg->kernel, cfg->initrd, &mcfg, &pc->boot, err)) {
+    if (!multiboot_load_files(cfg->kernel, cfg->initrd, &mcfg, &pc->boot, &mb_err)) {
+        if (g_error_matches(mb_err, MULTIBOOT_ERROR, MB_ERROR_FORMAT) &&
+            file_is_bzimage(cfg->kernel)) {
+            g_clear_error(&mb_err);
+            return load_linux(pc, cfg, err);
+        }
+        g_propagate_error(err, mb_err);
         return false;
     }
     pc->has_kernel = true;
@@ -1462,6 +1524,11 @@ AddressSpace *pc_machine_io(const PcMachine *pc)
 const MultibootBoot *pc_machine_boot(const PcMachine *pc)
 {
     return pc->has_kernel ? &pc->boot : NULL;
+}
+
+const LinuxBoot *pc_machine_linux_boot(const PcMachine *pc)
+{
+    return pc->has_linux ? &pc->lboot : NULL;
 }
 
 Apic *pc_machine_apic(const PcMachine *pc, unsigned i)

@@ -1,6 +1,6 @@
 /*
- * The x86 "pc" machine: enough of a PC to run multiboot kernels and ROM
- * images, SMP guests and SMM firmware code. Not modelled yet: the RTC/CMOS,
+ * The x86 "pc" machine: enough of a PC to run multiboot kernels, Linux
+ * bzImages (32-bit boot protocol, machines/linux_boot.h) and ROM images, SMP guests and SMM firmware code. Not modelled yet: the RTC/CMOS,
  * PCI-to-PCI bridges, MSI, PAM shadowing, ACPI.
  *
  * Global map "system" (container, whole 64-bit space; unassigned reads
@@ -78,7 +78,13 @@
  * index; CPU 0 is the BSP: IA32_APIC_BASE.BSP set). The APICs and the I/O
  * APIC share one APIC bus. CPU 0 starts from the reset vector, or, with a
  * kernel, directly in the multiboot entry state: the BIOS is not run (as
- * QEMU's pc does with its multiboot option ROM). The other CPUs (APs) wait
+ * QEMU's pc does with its multiboot option ROM). --kernel is tried as a
+ * multiboot image first; a file without a multiboot header but with a
+ * Linux setup header ("HdrS" at 0x202) is loaded as a bzImage and CPU 0
+ * starts at its 32-bit entry (linux_boot.h; --initrd is then one file).
+ * Its E820 map: RAM 0-0x9ffff, reserved 0xa0000-0xfffff (VGA window and
+ * ISA BIOS), RAM from 1 MiB to the PCI hole (or the end of RAM), reserved
+ * for the BIOS ROM below 4 GiB, RAM above 4 GiB if any. The other CPUs (APs) wait
  * for SIPI: they do not run until an INIT and a start-up IPI arrive; a
  * SIPI with vector V starts one in real mode at V << 12 (CS = V << 8, IP =
  * 0). An INIT makes an AP wait for SIPI again, and restarts the BSP at the
@@ -154,6 +160,7 @@
 #include "devices/pci.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
+#include "machines/linux_boot.h"
 #include "machines/multiboot.h"
 #include "targets/x86/x86_cpu.h"
 
@@ -215,9 +222,11 @@ typedef enum PcSerialBackend {
 typedef struct PcConfig {
     unsigned smp;             /* 1..PC_MAX_SMP; 0 means 1 */
     uint64_t ram_size;        /* PC_MIN_RAM..PC_MAX_RAM, a multiple of 4 KiB; 0: default */
-    const char *kernel;       /* multiboot kernel, or NULL: CPU 0 starts at the reset vector */
+    const char *kernel;       /* multiboot kernel or Linux bzImage, or NULL: CPU 0 starts
+                                 at the reset vector */
     const char *append;       /* kernel command line (NULL: "") */
-    const char *initrd;       /* comma-separated module files, or NULL */
+    const char *initrd;       /* multiboot: comma-separated module files; bzImage: one
+                                 initrd file; or NULL */
     const char *bios;         /* ROM image, or NULL for the built-in one */
     PcSerialBackend serial;
     const char *serial_path;  /* PC_SERIAL_FILE */
@@ -253,8 +262,10 @@ unsigned pc_machine_smp(const PcMachine *pc);
 X86Cpu *pc_machine_cpu(const PcMachine *pc, unsigned i);  /* NULL if i >= smp */
 MemRegion *pc_machine_system(const PcMachine *pc);
 AddressSpace *pc_machine_io(const PcMachine *pc);
-/* Where the kernel was loaded, or NULL without one. */
+/* Where the multiboot kernel was loaded, or NULL without one. */
 const MultibootBoot *pc_machine_boot(const PcMachine *pc);
+/* Where the Linux bzImage was loaded, or NULL without one. */
+const LinuxBoot *pc_machine_linux_boot(const PcMachine *pc);
 /* Power-on RESET of the whole machine (RAM is kept): every CPU and APIC
  * to its RESET state, CPU 0 at the reset vector (a kernel is not loaded
  * again), the APs waiting for SIPI, the BSP's APIC in virtual wire mode,

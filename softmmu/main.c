@@ -672,8 +672,9 @@ out:
 /* --- run: execute a guest on the x86 pc machine. --- */
 
 #define RUN_HELP_TEXT                                                                          \
-    "Runs a multiboot kernel (--kernel) or a ROM image (--bios) on the x86 'pc' machine;\n"   \
-    "COM1 (port 0x3f8) is the console. Without either, the built-in ROM just halts.\n"        \
+    "Runs a multiboot kernel or Linux bzImage (--kernel) or a ROM image (--bios) on the x86\n" \
+    "'pc' machine; COM1 (port 0x3f8) is the console. Without either, the built-in ROM just\n" \
+    "halts. A bzImage gets --append as its command line and --initrd (one file).\n"          \
     "--machine virt runs an AArch64 image (ELF, Linux Image or raw binary) on the Arm\n"      \
     "'virt' board (docs/arm-virt.md): PL011 console, x0 = the generated device tree,\n"       \
     "PSCI SYSTEM_OFF ends the run with 0, semihosting SYS_EXIT (--semihosting) with\n"      \
@@ -843,10 +844,11 @@ static int cmd_run(const Subcommand *cmd, int argc, char **argv)
           "NAME" },
         { "smp", 0, 0, G_OPTION_ARG_STRING, &smp_str, "Number of CPUs, 1-64 (default 1)", "N" },
         { "memory", 'm', 0, G_OPTION_ARG_STRING, &mem_str, "RAM size (default 128M)", "SIZE" },
-        { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &kernel, "Multiboot kernel to boot", "FILE" },
+        { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &kernel,
+          "Multiboot kernel or Linux bzImage to boot", "FILE" },
         { "append", 0, 0, G_OPTION_ARG_STRING, &append, "Kernel command line", "STR" },
         { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &initrd,
-          "Multiboot modules, comma-separated", "FILE[,FILE...]" },
+          "Multiboot modules, comma-separated (bzImage: one initrd)", "FILE[,FILE...]" },
         { "bios", 0, 0, G_OPTION_ARG_FILENAME, &bios,
           "ROM image mapped to end at 4 GiB (a multiple of 64 KiB)", "FILE" },
         { "serial", 0, 0, G_OPTION_ARG_STRING, &serial, "COM1 backend (default stdio)",
@@ -1119,7 +1121,7 @@ static const Subcommand subcommands[] = {
       cmd_demo },
     { "tlb", "", "Run a scripted workload through each CPU's TLB and print 'info tlb'",
       cmd_tlb },
-    { "run", "", "Run a multiboot kernel or a ROM image on the x86 pc machine", cmd_run },
+    { "run", "", "Run a multiboot kernel, bzImage or ROM image on the x86 pc machine", cmd_run },
     { "help", "[SUBCOMMAND]", "List subcommands, or show one subcommand's options", cmd_help },
     { NULL, NULL, NULL, NULL },
 };
