@@ -317,7 +317,7 @@ typedef struct MmMachine {
     MemRegion *global, *ram, *io_root;
     CpuView *view;
     AddressSpace *io_as;
-    struct X86CodeCache *cc;
+    CodeCache *cc;
     X86Cpu *cpu;
     uint8_t *mem;
 } MmMachine;
@@ -510,7 +510,7 @@ static void mm_init(void)
     mr_unref(port);
     mm.io_as = as_new("io", mm.io_root, &err);
     gb_die_on_error(err, "io address space");
-    mm.cc = x86_code_cache_new();
+    mm.cc = code_cache_new();
     mm.cpu = x86_cpu_new(0, mm.view, mm.io_as, mm.cc, &mm_mops, &mm, &err);
     gb_die_on_error(err, "x86_cpu_new");
     mm_setup_cpu();
@@ -524,7 +524,7 @@ static void mm_init(void)
 static void mm_free(void)
 {
     x86_cpu_free(mm.cpu);
-    x86_code_cache_free(mm.cc);
+    code_cache_free(mm.cc);
     as_free(mm.io_as);
     mr_unref(mm.io_root);
     cpu_view_free(mm.view);

@@ -241,7 +241,7 @@ static void write32(Engine *e, uint32_t pa, uint32_t v)
 typedef struct MmMachine {
     MemRegion *global, *ram;
     CpuView *view;
-    struct ArmCodeCache *cc;
+    CodeCache *cc;
     ArmCpu *cpu;
     uint8_t *mem;
 } MmMachine;
@@ -315,7 +315,7 @@ static void mm_init(void)
     CpuViewConfig cfg = { .cpu_index = 0, .global_map = mm.global };
     mm.view = cpu_view_new(&cfg, &err);
     gb_die_on_error(err, "cpu_view_new");
-    mm.cc = arm_code_cache_new();
+    mm.cc = code_cache_new();
     mm.cpu = arm_cpu_new(0, mm.view, mm.cc, &mm_mops, &mm, &err);
     gb_die_on_error(err, "arm_cpu_new");
     arm_cpu_reset(mm.cpu, CODE_BASE);   /* EL1h, MMU off, DAIF masked */
@@ -331,7 +331,7 @@ static void mm_init(void)
 static void mm_free(void)
 {
     arm_cpu_free(mm.cpu);
-    arm_code_cache_free(mm.cc);
+    code_cache_free(mm.cc);
     cpu_view_free(mm.view);
     mr_unref(mm.ram);
     mr_unref(mm.global);

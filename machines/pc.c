@@ -91,7 +91,7 @@ struct PcMachine {
     CpuView **data_views;   /* per CPU: the global map and its APIC, no SMRAM (D_CLS data) */
     X86Cpu **cpus;
     PcCpuState *cs;
-    struct X86CodeCache *code_cache;
+    CodeCache *code_cache;
     X86Cpu *current;          /* the CPU being run, while one is */
     uint64_t slice_start;     /* current->icount when its slice began */
     uint64_t slice_end;       /* the virtual time its slice ends at */
@@ -929,7 +929,7 @@ static bool build_views(PcMachine *pc, GError **err)
 
 static bool build_cpus(PcMachine *pc, const PcConfig *cfg, GError **err)
 {
-    pc->code_cache = x86_code_cache_new();
+    pc->code_cache = code_cache_new();
     pc->cpus = g_new0(X86Cpu *, pc->smp);
     for (unsigned i = 0; i < pc->smp; i++) {
         pc->cpus[i] = x86_cpu_new(i, pc->views[i], pc->io, pc->code_cache, &pc_machine_ops, pc,
@@ -1105,7 +1105,7 @@ void pc_machine_free(PcMachine *pc)
         }
     }
     if (pc->code_cache) {
-        x86_code_cache_free(pc->code_cache);
+        code_cache_free(pc->code_cache);
     }
     /* The views drop their APIC page references and SMRAM windows. */
     if (pc->views) {

@@ -65,7 +65,7 @@ struct VirtMachine {
     CpuView **views;
     ArmCpu **cpus;
     CpuTlb **tlbs;
-    struct ArmCodeCache *code_cache;
+    CodeCache *code_cache;
 
     /* Boot: what to put back on SYSTEM_RESET. */
     ArmBootInfo boot;
@@ -446,7 +446,7 @@ static bool build_cpus(VirtMachine *vm, GError **err)
     vm->views = g_new0(CpuView *, vm->smp);
     vm->cpus = g_new0(ArmCpu *, vm->smp);
     vm->tlbs = g_new0(CpuTlb *, vm->smp);
-    vm->code_cache = arm_code_cache_new();
+    vm->code_cache = code_cache_new();
     for (unsigned i = 0; i < vm->smp; i++) {
         /* GICv2: this CPU's own CPU interface, banked at one address, is the
          * view's CPU-local overlay (the slot x86 uses for its APIC page). */
@@ -607,7 +607,7 @@ void virt_machine_free(VirtMachine *vm)
         }
     }
     if (vm->code_cache) {
-        arm_code_cache_free(vm->code_cache);
+        code_cache_free(vm->code_cache);
     }
     if (vm->views) {
         for (unsigned i = 0; i < vm->smp; i++) {

@@ -356,7 +356,7 @@ typedef struct Mm {
     MemRegion *global, *ram;
     uint8_t *mem;
     CpuView *view;
-    struct ArmCodeCache *cc;
+    CodeCache *cc;
     ArmCpu *cpu;
     uc_engine *uc;
 } Mm;
@@ -381,7 +381,7 @@ static void machines_new(void)
     mm.mem = mr_ram_ptr(mm.ram);
     CpuViewConfig cfg = { .cpu_index = 0, .global_map = mm.global };
     mm.view = cpu_view_new(&cfg, &err);
-    mm.cc = arm_code_cache_new();
+    mm.cc = code_cache_new();
     mm.cpu = arm_cpu_new(0, mm.view, mm.cc, &mm_ops, &mm, &err);
     ck_assert_ptr_nonnull(mm.cpu);
     ck_assert_int_eq(uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &mm.uc), UC_ERR_OK);
@@ -392,7 +392,7 @@ static void machines_free(void)
 {
     uc_close(mm.uc);
     arm_cpu_free(mm.cpu);
-    arm_code_cache_free(mm.cc);
+    code_cache_free(mm.cc);
     cpu_view_free(mm.view);
     mr_unref(mm.ram);
     mr_unref(mm.global);

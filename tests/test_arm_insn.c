@@ -1366,7 +1366,7 @@ typedef struct Tm {
     MemRegion *global, *ram;
     uint8_t *mem;
     CpuView *view;
-    struct ArmCodeCache *cc;
+    CodeCache *cc;
     ArmCpu *cpu;
     int last_hvc;   /* immediate of the last HVC, -1: none */
     unsigned nhvc;
@@ -1438,7 +1438,7 @@ static void setup(void)
     CpuViewConfig cfg = { .cpu_index = 0, .global_map = tm.global };
     tm.view = cpu_view_new(&cfg, &err);
     ck_assert_ptr_nonnull(tm.view);
-    tm.cc = arm_code_cache_new();
+    tm.cc = code_cache_new();
     tm.cpu = arm_cpu_new(0, tm.view, tm.cc, &t_mops, &tm, &err);
     ck_assert_msg(tm.cpu != NULL, "arm_cpu_new: %s", err ? err->message : "?");
     for (unsigned k = 0; k < 16; k++) {
@@ -1450,7 +1450,7 @@ static void setup(void)
 static void teardown(void)
 {
     arm_cpu_free(tm.cpu);
-    arm_code_cache_free(tm.cc);
+    code_cache_free(tm.cc);
     cpu_view_free(tm.view);
     mr_unref(tm.ram);
     mr_unref(tm.global);

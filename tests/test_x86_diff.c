@@ -1679,7 +1679,7 @@ typedef struct Mm {
     MemRegion *global, *ram, *io_root;
     CpuView *view;
     AddressSpace *io_as;
-    struct X86CodeCache *cc;
+    CodeCache *cc;
     X86Cpu *cpu;
     uint8_t *mem;
 } Mm;
@@ -1706,7 +1706,7 @@ static void mm_new(Mm *m, unsigned mode)
     m->io_root = mr_new_container("io", 0x10000, &err);
     m->io_as = as_new("io", m->io_root, &err);
     ck_assert_ptr_nonnull(m->io_as);
-    m->cc = x86_code_cache_new();
+    m->cc = code_cache_new();
     m->cpu = x86_cpu_new(0, m->view, m->io_as, m->cc, NULL, NULL, &err);
     ck_assert_msg(m->cpu != NULL, "x86_cpu_new: %s", err ? err->message : "?");
 
@@ -1746,7 +1746,7 @@ static void mm_new(Mm *m, unsigned mode)
 static void mm_free(Mm *m)
 {
     x86_cpu_free(m->cpu);
-    x86_code_cache_free(m->cc);
+    code_cache_free(m->cc);
     as_free(m->io_as);
     mr_unref(m->io_root);
     cpu_view_free(m->view);

@@ -46,7 +46,7 @@ typedef struct M {
     MemRegion *ram;
     CpuView *view;
     AddressSpace *io_as;
-    X86CodeCache *cc;
+    CodeCache *cc;
     X86Cpu *cpu;
     uint8_t *mem;
 } M;
@@ -67,7 +67,7 @@ static void m_setup(void)
     TT_NO_ERROR(err);
     m.io_root = tt_container("io", 0x10000);
     m.io_as = tt_as("io", m.io_root);
-    m.cc = x86_code_cache_new();
+    m.cc = code_cache_new();
     m.cpu = x86_cpu_new(0, m.view, m.io_as, m.cc, NULL, NULL, &err);
     TT_NO_ERROR(err);
     ck_assert_ptr_nonnull(m.cpu);
@@ -76,7 +76,7 @@ static void m_setup(void)
 static void m_teardown(void)
 {
     x86_cpu_free(m.cpu);
-    x86_code_cache_free(m.cc);
+    code_cache_free(m.cc);
     cpu_view_free(m.view);
     as_free(m.io_as);
     mr_unref(m.io_root);

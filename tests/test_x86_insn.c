@@ -1163,7 +1163,7 @@ typedef struct Tm {
     MemRegion *global, *ram, *io_root;
     CpuView *view;
     AddressSpace *io_as;
-    struct X86CodeCache *cc;
+    CodeCache *cc;
     X86Cpu *cpu;
     uint8_t *mem;
     PortLog log[64];
@@ -1239,7 +1239,7 @@ static void machine_new(void)
     mr_unref(dev);
     tm.io_as = as_new("io", tm.io_root, &err);
     ck_assert_ptr_nonnull(tm.io_as);
-    tm.cc = x86_code_cache_new();
+    tm.cc = code_cache_new();
     tm.cpu = x86_cpu_new(0, tm.view, tm.io_as, tm.cc, &test_mops, &tm, &err);
     ck_assert_msg(tm.cpu != NULL, "x86_cpu_new: %s", err ? err->message : "?");
 }
@@ -1247,7 +1247,7 @@ static void machine_new(void)
 static void machine_free(void)
 {
     x86_cpu_free(tm.cpu);
-    x86_code_cache_free(tm.cc);
+    code_cache_free(tm.cc);
     as_free(tm.io_as);
     mr_unref(tm.io_root);
     cpu_view_free(tm.view);

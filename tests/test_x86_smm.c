@@ -240,7 +240,7 @@ typedef struct Tm {
     MemRegion *global, *ram, *vga, *smram, *io_root;
     CpuView *view[NCPU];
     AddressSpace *io_as;
-    struct X86CodeCache *cc;
+    CodeCache *cc;
     X86Cpu *cpu[NCPU];
     uint8_t *mem, *vgamem;
     unsigned entries[NCPU], exits[NCPU];  /* smm_changed(true / false) calls */
@@ -327,7 +327,7 @@ static void machine_new(void)
     mr_unref(apm);
     tm.io_as = as_new("io", tm.io_root, &err);
     ck_assert_ptr_nonnull(tm.io_as);
-    tm.cc = x86_code_cache_new();
+    tm.cc = code_cache_new();
     for (unsigned i = 0; i < NCPU; i++) {
         CpuViewConfig cfg = {
             .cpu_index = i,
@@ -348,7 +348,7 @@ static void machine_free(void)
         x86_cpu_free(tm.cpu[i]);
         cpu_view_free(tm.view[i]);
     }
-    x86_code_cache_free(tm.cc);
+    code_cache_free(tm.cc);
     as_free(tm.io_as);
     mr_unref(tm.io_root);
     mr_unref(tm.smram);

@@ -103,7 +103,7 @@ static void code_write_hook(void *opaque, uint64_t paddr, unsigned len)
     cpu->code_written = true;
 }
 
-ArmCpu *arm_cpu_new(unsigned index, CpuView *view, struct ArmCodeCache *cc,
+ArmCpu *arm_cpu_new(unsigned index, CpuView *view, struct CodeCache *cc,
                     const ArmMachineOps *mops, void *machine, GError **err)
 {
     ArmCpu *cpu = g_new0(ArmCpu, 1);
@@ -254,16 +254,19 @@ static ArmBlock *build_block(ArmCpu *cpu, uint64_t paddr, const uint8_t *host, u
     Dispatch *d = as_dispatch(cpu->mem_as);
     const MemSection *s = dispatch_section(d, dispatch_lookup(d, paddr, NULL));
     ArmBlock *b = g_malloc(sizeof(ArmBlock) + n * sizeof(A64Insn));
-    b->host = (uintptr_t)host;
-    b->mr = s->mr;
-    mr_ref(b->mr);
-    b->offset = s->offset_in_region + (paddr - s->start);
-    b->nbytes = 4 * n;
+    b->cb = (CodeBlock){
+        .host = (uintptr_t)host,
+        .mode = 0,
+        .valid = true,
+        .mr = s->mr,
+        .offset = s->offset_in_region + (paddr - s->start),
+        .nbytes = 4 * n,
+    };
+    mr_ref(b->cb.mr);
     b->n = (uint16_t)n;
-    b->valid = true;
     memcpy(b->insns, tmp, n * sizeof(A64Insn));
     tlb_protect_code(cpu->mem_as, paddr);
-    return arm_code_cache_insert(cpu->cc, b);
+    return (ArmBlock *)code_cache_insert(cpu->cc, &b->cb);
 }
 
 /* Finish an instruction with result r (not ARM_R_NEXT): 1 if it retired. */
@@ -325,7 +328,7 @@ static void exec_block(ArmCpu *cpu, ArmExec *ex, uint64_t budget)
             exec_uncached(cpu);
             return;
         }
-        b = arm_code_cache_lookup(cpu->cc, (uintptr_t)host);
+        b = (ArmBlock *)code_cache_lookup(cpu->cc, (uintptr_t)host, 0);
         if (!b) {
             b = build_block(cpu, paddr, host, left);
         }
@@ -384,7 +387,7 @@ ArmExit arm_cpu_run(ArmCpu *cpu, uint64_t max)
         if (G_UNLIKELY(tlb_has_requests(cpu->tlb))) {
             tlb_process_requests(cpu->tlb);
         }
-        uint64_t cce = arm_code_cache_invalidations(cpu->cc);
+        uint64_t cce = code_cache_invalidations(cpu->cc);
         uint64_t te = tlb_epoch(cpu->tlb);
         if (G_UNLIKELY(cce != ex->jc_cc_epoch || te != ex->jc_tlb_epoch)) {
             /* Blocks were invalidated (forget them before they are freed), or
@@ -392,7 +395,7 @@ ArmExit arm_cpu_run(ArmCpu *cpu, uint64_t max)
             jc_clear(ex);
             ex->jc_cc_epoch = cce;
             ex->jc_tlb_epoch = te;
-            arm_code_cache_collect(cpu->cc);
+            code_cache_collect(cpu->cc);
         }
         if (G_UNLIKELY(cpu->exit_request)) {
             return cpu->exit_reason;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "softmmu/cpu_view.h"
+#include "tlb/code_cache.h"
 #include "tlb/tlb.h"
 
 /* PSTATE bits as they appear in SPSR_ELx (ARM ARM C5.2.18). */
@@ -165,7 +166,7 @@ struct ArmCpu {
     uint64_t icount;         /* instructions retired */
     uint32_t trace;          /* ARM_TRACE_* */
     FILE *trace_out;
-    struct ArmCodeCache *cc; /* shared decoded-code cache */
+    struct CodeCache *cc;    /* shared decoded-code cache (tlb/code_cache.h) */
     void *exec_private;      /* the interpreter's own per-CPU data (jump cache, ...) */
     AsRamCache walk_ram;     /* the page walk's RAM run (as_ram_read_ptr) */
     /* A one-entry walk cache (arm_mmu.c): the level-3 table the last walk
@@ -186,12 +187,11 @@ struct ArmCpu {
 
 enum { ARM_TRACE_IN_ASM = 1, ARM_TRACE_EXEC = 2, ARM_TRACE_INT = 4, ARM_TRACE_MMU = 8 };
 
-/* Shared decoded-code cache, keyed by host address (one per machine). */
-struct ArmCodeCache *arm_code_cache_new(void);
-void arm_code_cache_free(struct ArmCodeCache *cc);
+/* The decoded-code cache CPUs share is tlb/code_cache.h's (one per machine:
+ * code_cache_new / code_cache_free). */
 
 /* Create a CPU on its view. */
-ArmCpu *arm_cpu_new(unsigned index, CpuView *view, struct ArmCodeCache *cc,
+ArmCpu *arm_cpu_new(unsigned index, CpuView *view, struct CodeCache *cc,
                     const ArmMachineOps *mops, void *machine, GError **err);
 void arm_cpu_free(ArmCpu *cpu);
 /* Reset state: EL1h, MMU and caches off, DAIF all masked, PC = `entry`,

@@ -170,7 +170,7 @@ static const TlbTargetOps x86_tlb_ops = { tlb_walk, tlb_raise, tlb_bus_error_fau
 
 /* --- Lifecycle --- */
 
-X86Cpu *x86_cpu_new(unsigned index, CpuView *view, AddressSpace *io_as, X86CodeCache *cc,
+X86Cpu *x86_cpu_new(unsigned index, CpuView *view, AddressSpace *io_as, CodeCache *cc,
                     const X86MachineOps *mops, void *machine, GError **err)
 {
     X86Cpu *cpu = g_new0(X86Cpu, 1);
@@ -324,20 +324,22 @@ static X86Block *build_block(X86Cpu *cpu, uint64_t paddr, const uint8_t *host, u
     Dispatch *d = as_dispatch(cpu->mem_as);
     const MemSection *s = dispatch_section(d, dispatch_lookup(d, paddr, NULL));
     X86Block *b = g_malloc(sizeof(X86Block) + n * sizeof(X86Insn));
-    b->key = (X86BlockKey){ (uintptr_t)host, code_size };
-    b->mr = s->mr;
-    mr_ref(b->mr);
-    b->offset = s->offset_in_region + (paddr - s->start);
-    b->nbytes = bytes;
+    b->cb = (CodeBlock){
+        .host = (uintptr_t)host,
+        .mode = code_size,
+        .valid = true,
+        .mr = s->mr,
+        .offset = s->offset_in_region + (paddr - s->start),
+        .nbytes = bytes,
+    };
+    mr_ref(b->cb.mr);
     b->n = (uint16_t)n;
-    b->valid = true;
     memcpy(b->insns, tmp, n * sizeof(X86Insn));
     tlb_protect_code(cpu->mem_as, paddr);
     if ((paddr & 0xfff) + bytes > 0x1000) {
         tlb_protect_code(cpu->mem_as, paddr + bytes - 1);
     }
-    x86_code_cache_insert(cpu->cc, b);
-    return b;
+    return (X86Block *)code_cache_insert(cpu->cc, &b->cb);
 }
 
 /* Deliver a pending exception (double/triple fault logic in x86_deliver). */
@@ -448,7 +450,7 @@ static G_GNUC_NO_INLINE void exec_block_traced(X86Cpu *cpu, X86Block *b, unsigne
         if (in->flags & X86_INSN_SEGW) {
             x86_seg_windows_update(cpu);
         }
-        if (!b->valid || cpu->exit_request || cpu->smi_pending) {
+        if (!b->cb.valid || cpu->exit_request || cpu->smi_pending) {
             return;
         }
     }
@@ -459,7 +461,7 @@ static G_GNUC_NO_INLINE void exec_block_traced(X86Cpu *cpu, X86Block *b, unsigne
 static inline bool round_pending(X86Cpu *cpu)
 {
     return tlb_has_requests(cpu->tlb) ||
-           x86_code_cache_invalidations(cpu->cc) != cpu->jc_epoch ||
+           code_cache_invalidations(cpu->cc) != cpu->jc_epoch ||
            tlb_epoch(cpu->tlb) != cpu->jc_tlb_epoch ||
            (cpu->exit_request | cpu->halted | cpu->irq_shadow | cpu->nmi_pending |
             cpu->smi_pending) ||
@@ -505,7 +507,7 @@ static void exec_block(X86Cpu *cpu, uint64_t end, bool shadow)
         if (code_size != 8 && cs->limit - cpu->rip + 1 < left) {
             left = cs->limit - cpu->rip + 1; /* never decode past the segment limit */
         }
-        b = x86_code_cache_lookup(cpu->cc, (uintptr_t)host, code_size);
+        b = (X86Block *)code_cache_lookup(cpu->cc, (uintptr_t)host, code_size);
         if (!b) {
             b = build_block(cpu, paddr, host, left, code_size);
             if (!b) {
@@ -515,7 +517,7 @@ static void exec_block(X86Cpu *cpu, uint64_t end, bool shadow)
         }
         /* A block ending at the limit may not be reused where the limit
          * is lower: only cache what the current limit fully allows. */
-        if (code_size == 8 || cpu->rip + b->nbytes - 1 <= cs->limit) {
+        if (code_size == 8 || cpu->rip + b->cb.nbytes - 1 <= cs->limit) {
             *je = (struct X86JumpEntry){ lin, mode, b };
         }
     }
@@ -544,7 +546,7 @@ static void exec_block(X86Cpu *cpu, uint64_t end, bool shadow)
             cpu->icount++;
             cpu->rip = rip = next;
             if (!(in->flags & X86_INSN_REGONLY) &&
-                G_UNLIKELY(!b->valid || cpu->exit_request || cpu->smi_pending)) {
+                G_UNLIKELY(!b->cb.valid || cpu->exit_request || cpu->smi_pending)) {
                 /* The block's code was overwritten, someone asked us to stop,
                  * or an SMI arrived (a write to the APM port or the APIC ICR
                  * is followed by SMM at the next instruction boundary). */
@@ -586,7 +588,7 @@ static G_GNUC_NO_INLINE int round_events(X86Cpu *cpu, bool *shadow_out)
     if (G_UNLIKELY(tlb_has_requests(cpu->tlb))) {
         tlb_process_requests(cpu->tlb);
     }
-    uint64_t epoch = x86_code_cache_invalidations(cpu->cc);
+    uint64_t epoch = code_cache_invalidations(cpu->cc);
     uint64_t tepoch = tlb_epoch(cpu->tlb);
     if (G_UNLIKELY(epoch != cpu->jc_epoch || tepoch != cpu->jc_tlb_epoch)) {
         /* Blocks were invalidated (forget them before they are freed), or
@@ -596,7 +598,7 @@ static G_GNUC_NO_INLINE int round_events(X86Cpu *cpu, bool *shadow_out)
         cpu->jc_tlb_epoch = tepoch;
         /* Every block put in the graveyard moved the invalidation count:
          * collecting here, after forgetting them, is enough. */
-        x86_code_cache_collect(cpu->cc);
+        code_cache_collect(cpu->cc);
     }
     if (cpu->exit_request) {
         return cpu->exit_reason;

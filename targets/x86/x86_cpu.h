@@ -13,6 +13,7 @@
 #define MMUSIM_TARGETS_X86_CPU_H
 
 #include "softmmu/cpu_view.h"
+#include "tlb/code_cache.h"
 #include "tlb/tlb.h"
 #include <stdio.h>
 
@@ -188,7 +189,7 @@ struct X86Cpu {
     X86Exit exit_reason;
     uint32_t trace;          /* X86_TRACE_* */
     FILE *trace_out;
-    struct X86CodeCache *cc; /* shared decoded-code cache */
+    struct CodeCache *cc;    /* shared decoded-code cache (tlb/code_cache.h) */
     /* Jump cache: blocks by linear address, code size and MMU index, so a
      * hit needs neither a TLB probe nor the shared cache. Valid while no
      * block was invalidated (it never holds a block that may be freed) and
@@ -229,7 +230,7 @@ enum { X86_TRACE_IN_ASM = 1, X86_TRACE_EXEC = 2, X86_TRACE_INT = 4, X86_TRACE_MM
 
 /* Create a CPU on its view; io_as is the machine's I/O space. */
 X86Cpu *x86_cpu_new(unsigned index, CpuView *view, AddressSpace *io_as,
-                    struct X86CodeCache *cc, const X86MachineOps *mops, void *machine,
+                    struct CodeCache *cc, const X86MachineOps *mops, void *machine,
                     GError **err);
 void x86_cpu_free(X86Cpu *cpu);
 /* Power-on/RESET state (SDM Vol. 3A 9.1.1): CS=F000 base FFFF0000, IP=FFF0. */
@@ -265,7 +266,7 @@ void x86_deliver(X86Cpu *cpu, int vector, uint32_t error_code, bool has_error, b
                  uint64_t return_rip);
 
 /* Shared decoded-code cache, keyed by host address. */
-struct X86CodeCache *x86_code_cache_new(void);
-void x86_code_cache_free(struct X86CodeCache *cc);
+/* The decoded-code cache CPUs share is tlb/code_cache.h's (one per machine:
+ * code_cache_new / code_cache_free). */
 
 #endif

@@ -151,7 +151,4 @@ bool x86_io_out(X86Cpu *cpu, uint16_t port, unsigned size, uint64_t val);
 /* Unimplemented instruction: log once per id, raise #UD. */
 int x86_unimplemented(X86Cpu *cpu, const X86Insn *in);
 
-/* The decoded-code cache: invalidate blocks of a CPU-physical page. */
-void x86_code_cache_note_block_exit(X86Cpu *cpu);
-
 #endif

@@ -1,37 +1,41 @@
 /*
- * The decoded-code cache, shared by every CPU of a machine.
+ * The decoded-code cache (code_cache.h).
  *
- * A block is a run of decoded A64 instructions starting at one word of
- * guest RAM, never crossing a 4 KiB page. Blocks are keyed by the host
- * address of their first byte (unique per byte of guest RAM, whichever
- * virtual or physical address a CPU runs it from) and registered under the
- * (region, 4 KiB page) that holds them; the page is protected with
- * tlb_protect_code() when the block is built.
- *
- * Invalidation: the memory core calls our code-write handler before any
- * write lands on a protected page (a CPU store through any TLB, a DMA
- * transfer, a page-table update), and every block of that page is dropped:
- * page granularity is required, as the page is unprotected once written.
- * A dropped block may still be running (a store into its own block): it
- * is only marked invalid and moved to a graveyard, and the writing CPU's
- * TLB code-write hook (arm_cpu.c) ends its block after that store, so the
- * next instruction is decoded again from the new bytes. The graveyard is
- * freed at a block boundary.
+ * Two tables: blocks by key (host address, mode), and for each (region,
+ * 4 KiB page) the blocks that cover it, so that a write notification finds
+ * exactly the blocks to drop.
  */
-#include "targets/arm/arm_codecache.h"
+#include "tlb/code_cache.h"
+
+typedef struct BlockKey {
+    uintptr_t host;
+    uint32_t mode;
+} BlockKey;
 
 typedef struct PageKey {
     MemRegion *mr;
     uint64_t page;  /* offset >> 12 */
 } PageKey;
 
-struct ArmCodeCache {
+struct CodeCache {
     GMutex lock;
-    GHashTable *blocks;     /* host address -> ArmBlock* */
-    GHashTable *pages;      /* PageKey* -> GPtrArray of ArmBlock* */
-    GPtrArray *graveyard;   /* invalidated blocks, freed at a safe point */
+    GHashTable *blocks;     /* CodeBlock* (its key fields) -> CodeBlock* */
+    GHashTable *pages;      /* PageKey* -> GPtrArray of CodeBlock* */
+    GPtrArray *graveyard;   /* dropped blocks, freed at a safe point */
     uint64_t invalidations;
 };
+
+static guint block_hash(gconstpointer k)
+{
+    const CodeBlock *b = k;
+    return g_direct_hash((gpointer)(b->host ^ ((uintptr_t)b->mode << 3)));
+}
+
+static gboolean block_equal(gconstpointer a, gconstpointer b)
+{
+    const CodeBlock *x = a, *y = b;
+    return x->host == y->host && x->mode == y->mode;
+}
 
 static guint page_hash(gconstpointer k)
 {
@@ -45,9 +49,11 @@ static gboolean page_equal(gconstpointer a, gconstpointer b)
     return x->mr == y->mr && x->page == y->page;
 }
 
+/* The memory core's notification: a write is about to land on
+ * [offset, offset + len) of mr, a page where some cache holds code. */
 static void code_written(void *opaque, MemRegion *mr, uint64_t offset, uint64_t len)
 {
-    ArmCodeCache *cc = opaque;
+    CodeCache *cc = opaque;
     if (len == 0) {
         return;
     }
@@ -59,10 +65,10 @@ static void code_written(void *opaque, MemRegion *mr, uint64_t offset, uint64_t 
             continue;
         }
         for (guint i = 0; i < list->len; i++) {
-            ArmBlock *b = g_ptr_array_index(list, i);
+            CodeBlock *b = g_ptr_array_index(list, i);
             if (b->valid) {
                 b->valid = false;
-                g_hash_table_remove(cc->blocks, (gpointer)b->host);
+                g_hash_table_remove(cc->blocks, b);
                 g_ptr_array_add(cc->graveyard, b);
             }
         }
@@ -72,11 +78,11 @@ static void code_written(void *opaque, MemRegion *mr, uint64_t offset, uint64_t 
     g_mutex_unlock(&cc->lock);
 }
 
-ArmCodeCache *arm_code_cache_new(void)
+CodeCache *code_cache_new(void)
 {
-    ArmCodeCache *cc = g_new0(ArmCodeCache, 1);
+    CodeCache *cc = g_new0(CodeCache, 1);
     g_mutex_init(&cc->lock);
-    cc->blocks = g_hash_table_new(g_direct_hash, g_direct_equal);
+    cc->blocks = g_hash_table_new(block_hash, block_equal);
     cc->pages = g_hash_table_new_full(page_hash, page_equal, g_free,
                                       (GDestroyNotify)g_ptr_array_unref);
     cc->graveyard = g_ptr_array_new();
@@ -84,23 +90,27 @@ ArmCodeCache *arm_code_cache_new(void)
     return cc;
 }
 
-static void free_block(gpointer key, gpointer value, gpointer unused)
+static void free_block(CodeBlock *b)
 {
-    (void)key;
-    (void)unused;
-    ArmBlock *b = value;
     mr_unref(b->mr);
     g_free(b);
 }
 
-void arm_code_cache_free(ArmCodeCache *cc)
+static void free_entry(gpointer key, gpointer value, gpointer unused)
+{
+    (void)key;
+    (void)unused;
+    free_block(value);
+}
+
+void code_cache_free(CodeCache *cc)
 {
     if (!cc) {
         return;
     }
     mem_remove_code_write_handler(code_written, cc);
-    g_hash_table_foreach(cc->blocks, free_block, NULL);
-    arm_code_cache_collect(cc);
+    g_hash_table_foreach(cc->blocks, free_entry, NULL);
+    code_cache_collect(cc);
     g_ptr_array_free(cc->graveyard, TRUE);
     g_hash_table_destroy(cc->blocks);
     g_hash_table_destroy(cc->pages);
@@ -108,37 +118,38 @@ void arm_code_cache_free(ArmCodeCache *cc)
     g_free(cc);
 }
 
-void arm_code_cache_collect(ArmCodeCache *cc)
+void code_cache_collect(CodeCache *cc)
 {
     if (!cc->graveyard->len) {
         return;
     }
     g_mutex_lock(&cc->lock);
     for (guint i = 0; i < cc->graveyard->len; i++) {
-        free_block(NULL, g_ptr_array_index(cc->graveyard, i), NULL);
+        free_block(g_ptr_array_index(cc->graveyard, i));
     }
     g_ptr_array_set_size(cc->graveyard, 0);
     g_mutex_unlock(&cc->lock);
 }
 
-ArmBlock *arm_code_cache_lookup(ArmCodeCache *cc, uintptr_t host)
+CodeBlock *code_cache_lookup(CodeCache *cc, uintptr_t host, uint32_t mode)
 {
+    CodeBlock key = { .host = host, .mode = mode };
     g_mutex_lock(&cc->lock);
-    ArmBlock *b = g_hash_table_lookup(cc->blocks, (gpointer)host);
+    CodeBlock *b = g_hash_table_lookup(cc->blocks, &key);
     g_mutex_unlock(&cc->lock);
     return b;
 }
 
-ArmBlock *arm_code_cache_insert(ArmCodeCache *cc, ArmBlock *b)
+CodeBlock *code_cache_insert(CodeCache *cc, CodeBlock *b)
 {
     g_mutex_lock(&cc->lock);
-    ArmBlock *old = g_hash_table_lookup(cc->blocks, (gpointer)b->host);
+    CodeBlock *old = g_hash_table_lookup(cc->blocks, b);
     if (old) {
         g_mutex_unlock(&cc->lock);
-        free_block(NULL, b, NULL);
+        free_block(b);
         return old;
     }
-    g_hash_table_insert(cc->blocks, (gpointer)b->host, b);
+    g_hash_table_insert(cc->blocks, b, b);
     for (uint64_t p = b->offset >> 12; p <= (b->offset + b->nbytes - 1) >> 12; p++) {
         PageKey key = { b->mr, p };
         GPtrArray *list = g_hash_table_lookup(cc->pages, &key);
@@ -154,12 +165,12 @@ ArmBlock *arm_code_cache_insert(ArmCodeCache *cc, ArmBlock *b)
     return b;
 }
 
-uint64_t arm_code_cache_invalidations(const ArmCodeCache *cc)
+uint64_t code_cache_invalidations(const CodeCache *cc)
 {
     return __atomic_load_n(&cc->invalidations, __ATOMIC_ACQUIRE);
 }
 
-guint arm_code_cache_size(ArmCodeCache *cc)
+guint code_cache_size(CodeCache *cc)
 {
     g_mutex_lock(&cc->lock);
     guint n = g_hash_table_size(cc->blocks);
