@@ -141,6 +141,29 @@ START_TEST(test_idt)
 }
 END_TEST
 
+/* Hardware task switches (SDM Vol. 3A ch. 7): JMP to a TSS and back, CALL
+ * through a task gate and IRET (NT, link, busy bits), INT n and faults
+ * through IDT task gates (error code on the new stack, EIP saved in the old
+ * TSS), busy TSS (#GP), small TSS (#TS), #DF through a task gate. */
+START_TEST(test_taskswitch)
+{
+    check_guest("taskswitch.bin",
+                "task A: eax=0x00001111 tr=0x00000020 main=0x00000089 A=0x0000008b NT=0 TS=1\n"
+                "back in main: ebx=0x00005a5a main=0x0000008b A=0x00000089\n"
+                "task B: NT=1 link=0x00000018 main=0x0000008b B=0x0000008b\n"
+                "iret back: main=0x0000008b B=0x00000089 NT=0 B.eax=0x0000bbbb B.NT=0\n"
+                "task D: NT=1\n"
+                "int 0x40 via task gate: link=0x00000018 D=0x00000089\n"
+                "#GP via task gate: err=0x00000ff8 link=0x00000018\n"
+                "busy TSS: err=0x00000018\n"
+                "small TSS: err=0x00000040 small=0x00000089\n"
+                "#DF via task gate: err=0x00000000\n"
+                "esi kept=0x12345678\n"
+                "tr=0x00000018\n"
+                "taskswitch done\n");
+}
+END_TEST
+
 START_TEST(test_divide_error)
 {
     check_guest("de.bin",
@@ -1788,6 +1811,7 @@ static Suite *guest_suite(void)
     tcase_add_test(tc, test_arith);
     tcase_add_test(tc, test_stack);
     tcase_add_test(tc, test_idt);
+    tcase_add_test(tc, test_taskswitch);
     tcase_add_test(tc, test_divide_error);
     tcase_add_test(tc, test_paging);
     tcase_add_test(tc, test_self_modifying_code);

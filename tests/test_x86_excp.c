@@ -438,11 +438,12 @@ START_TEST(test_far_jump_protected)
     expect_exc(X86_EXC_GP, K_DS);
     ck_assert(!x86_far_jump(c, 0, 0x1000, 4));
     expect_exc(X86_EXC_GP, 0);
-    /* A TSS: task switches are reported and refused. */
+    /* A busy TSS (the running task's): #GP(selector), nothing reported. */
+    w64(GDT + TSS_SEL, desc(TSS32, 0x67, ACC(0xb, 0, 0, 1), 0));
     guint reports = tt_num_reports();
     ck_assert(!x86_far_jump(c, TSS_SEL, 0, 4));
     expect_exc(X86_EXC_GP, TSS_SEL);
-    ck_assert_uint_eq(tt_num_reports(), reports + 1);
+    ck_assert_uint_eq(tt_num_reports(), reports);
     /* Conforming DPL-0 code from CPL 3: CPL stays 3. */
     to_ring3();
     ck_assert(x86_far_jump(c, CONF_CS, 0x4444, 4));
@@ -771,22 +772,117 @@ START_TEST(test_deliver_stack_fault_no_commit)
 }
 END_TEST
 
-START_TEST(test_task_gate_unsupported)
+/* A second 32-bit TSS for the task-switch tests: GDT entry 15, at 0x3200,
+ * starting at K_CS:0x4000 on the stack 0x8800 with EAX = 0xaaaa. */
+#define TSS2 0x3200u
+#define TSS2_SEL 0x78u
+
+static void task_setup(uint16_t ds)
 {
     X86Cpu *c = m.cpu;
     pm_setup();
-    set_idt32(0x40, gate(TSS_SEL, 0, 0x5, 0, 0));
-    set_idt32(X86_EXC_GP, gate(K_CS, 0x4000, 0xe, 0, 0));
-    guint reports = tt_num_reports();
-    x86_deliver(c, 0x40, 0, false, false, 0x1000);
+    /* The running task's TSS is busy; the GDT grows by the new TSS. */
+    w64(GDT + TSS_SEL, desc(TSS32, 0x67, ACC(0xb, 0, 0, 1), 0));
+    x86_seg_from_descriptor(&c->tr, TSS_SEL, r64(GDT + TSS_SEL), 0);
+    w64(GDT + TSS2_SEL, desc(TSS2, 0x67, ACC(0x9, 0, 0, 1), 0));
+    c->gdtr.limit = TSS2_SEL + 7;
+    memset(m.mem + TSS2, 0, 0x68);
+    w32(TSS2 + 0x20, 0x4000);              /* EIP */
+    w32(TSS2 + 0x24, 2 | X86_IF);          /* EFLAGS */
+    w32(TSS2 + 0x28, 0xaaaa);              /* EAX */
+    w32(TSS2 + 0x38, 0x8800);              /* ESP */
+    w16(TSS2 + 0x48, K_DS);                /* ES CS SS DS */
+    w16(TSS2 + 0x4c, K_CS);
+    w16(TSS2 + 0x50, K_DS);
+    w16(TSS2 + 0x54, ds);
+    c->regs[R_BX] = 0x5555;
+}
+
+/* #GP through an IDT task gate (SDM 7.3, 6.12.2): the outgoing state in
+ * the old TSS, the link, busy bits, NT, CR0.TS, the error code on the new
+ * stack; IRET with NT = 1 goes back and frees the handler task. */
+START_TEST(test_task_gate_and_return)
+{
+    X86Cpu *c = m.cpu;
+    task_setup(K_DS);
+    set_idt32(X86_EXC_GP, gate(TSS2_SEL, 0, 0x5, 0, 0));
+    x86_deliver(c, X86_EXC_GP, 0x1234, true, false, 0x1000);
+    ck_assert_int_eq(c->exc.vector, -1);
     ck_assert_uint_eq(c->rip, 0x4000);
-    ck_assert_uint_eq(r32(0x7000 - 16), 0x40 * 8 + 2 + 1);
-    ck_assert_uint_eq(tt_num_reports(), reports + 1);
-    /* IRET with NT = 1: a task return, likewise refused. */
+    ck_assert_uint_eq(c->tr.selector, TSS2_SEL);
+    ck_assert_uint_eq(c->regs[R_AX], 0xaaaa);
+    ck_assert_uint_eq(c->regs[R_SP], 0x87fc);
+    ck_assert_uint_eq(r32(0x87fc), 0x1234);
+    ck_assert_uint_eq(r32(TSS32 + 0x20), 0x1000);   /* saved EIP: the fault's */
+    ck_assert_uint_eq(r32(TSS32 + 0x34), 0x5555);   /* saved EBX */
+    ck_assert_uint_eq(r16(TSS2), TSS_SEL);           /* previous-task link */
+    ck_assert_uint_eq(m.mem[GDT + TSS2_SEL + 5], 0x8b);
+    ck_assert_uint_eq(m.mem[GDT + TSS_SEL + 5], 0x8b);
+    ck_assert(c->eflags & X86_NT);
+    ck_assert(c->eflags & X86_IF);
+    ck_assert(c->cr0 & X86_CR0_TS);
+    /* The handler task returns. */
+    c->next_rip = 0x4002;
+    ck_assert(x86_iret(c, 4));
+    ck_assert_uint_eq(c->rip, 0x1000);
+    ck_assert_uint_eq(c->tr.selector, TSS_SEL);
+    ck_assert_uint_eq(c->regs[R_BX], 0x5555);
+    ck_assert_uint_eq(c->regs[R_SP], 0x7000);
+    ck_assert_uint_eq(c->segs[S_CS].selector, K_CS);
+    ck_assert_uint_eq(m.mem[GDT + TSS2_SEL + 5], 0x89);
+    ck_assert_uint_eq(m.mem[GDT + TSS_SEL + 5], 0x8b);
+    ck_assert_uint_eq(r32(TSS2 + 0x20), 0x4002);
+    ck_assert(!(r32(TSS2 + 0x24) & X86_NT));         /* IRET saves NT clear */
+    ck_assert(!(c->eflags & X86_NT));
+    /* Again: the handler task is available, and resumes after its IRET. */
+    x86_deliver(c, X86_EXC_GP, 0, true, false, 0x1000);
+    ck_assert_uint_eq(c->rip, 0x4002);
+    /* A task gate to a busy TSS: #GP(TSS selector | EXT). */
+    c->next_rip = 0x4004;
+    ck_assert(x86_iret(c, 4));
+    w64(GDT + TSS2_SEL, desc(TSS2, 0x67, ACC(0xb, 0, 0, 1), 0));
+    set_idt32(X86_EXC_GP, gate(K_CS, 0x6000, 0xe, 0, 0));
+    set_idt32(0x40, gate(TSS2_SEL, 0, 0x5, 0, 0));
+    x86_deliver(c, 0x40, 0, false, false, 0x1000);
+    ck_assert_uint_eq(c->rip, 0x6000);
+    ck_assert_uint_eq(r32(c->regs[R_SP]), TSS2_SEL | 1);
+}
+END_TEST
+
+/* Table 7-1: a new TSS below 0x67 bytes is #TS(selector); a fault after the
+ * commit point is delivered in the new task, at its EIP. */
+START_TEST(test_task_switch_faults)
+{
+    X86Cpu *c = m.cpu;
+    task_setup(NP_DS);
+    w64(GDT + TSS2_SEL, desc(TSS2, 0x50, ACC(0x9, 0, 0, 1), 0));
+    ck_assert(!x86_far_jump(c, TSS2_SEL, 0, 4));
+    expect_exc(X86_EXC_TS, TSS2_SEL);
+    ck_assert_uint_eq(c->tr.selector, TSS_SEL);
+    ck_assert_uint_eq(c->regs[R_BX], 0x5555);
+    w64(GDT + TSS2_SEL, desc(TSS2, 0x67, ACC(0x9, 0, 0, 1), 0));
+    /* DS not present in the new task: #NP(DS | EXT) after the commit. */
+    set_idt32(0x40, gate(TSS2_SEL, 0, 0x5, 0, 0));
+    set_idt32(X86_EXC_NP, gate(K_CS, 0x6000, 0xe, 0, 0));
+    x86_deliver(c, 0x40, 0, false, false, 0x1000);
+    ck_assert_int_eq(c->exc.vector, -1);
+    ck_assert_uint_eq(c->tr.selector, TSS2_SEL);
+    ck_assert_uint_eq(c->rip, 0x6000);
+    ck_assert_uint_eq(c->regs[R_SP], 0x8800 - 16);
+    ck_assert_uint_eq(r32(0x8800 - 16), NP_DS | 1);
+    ck_assert_uint_eq(r32(0x8800 - 12), 0x4000);
+    ck_assert_uint_eq(c->segs[S_DS].selector, NP_DS);
+    /* JMP: outgoing TSS freed, NT clear in the saved image. */
+    task_setup(K_DS);
     c->eflags |= X86_NT;
-    ck_assert(!x86_iret(c, 4));
-    expect_exc(X86_EXC_GP, 0);
-    ck_assert_uint_eq(tt_num_reports(), reports + 2);
+    ck_assert(x86_far_jump(c, TSS2_SEL, 0, 4));
+    ck_assert_uint_eq(c->rip, 0x4000);
+    ck_assert_uint_eq(m.mem[GDT + TSS_SEL + 5], 0x89);
+    ck_assert_uint_eq(m.mem[GDT + TSS2_SEL + 5], 0x8b);
+    ck_assert_uint_eq(r32(TSS32 + 0x20), 0x1002);
+    ck_assert(!(r32(TSS32 + 0x24) & X86_NT));
+    ck_assert(!(c->eflags & X86_NT));
+    ck_assert_uint_eq(r16(TSS2), 0);                 /* no link for JMP */
 }
 END_TEST
 
@@ -1124,7 +1220,8 @@ static Suite *suite(void)
         { "benign_serial", test_benign_serial },
         { "triple_fault", test_triple_fault },
         { "deliver_stack_fault_no_commit", test_deliver_stack_fault_no_commit },
-        { "task_gate_unsupported", test_task_gate_unsupported },
+        { "task_gate_and_return", test_task_gate_and_return },
+        { "task_switch_faults", test_task_switch_faults },
         { "deliver_v86", test_deliver_v86 },
         { "deliver_long_and_iretq", test_deliver_long_and_iretq },
         { "deliver_long_ist_same_level", test_deliver_long_ist_same_level },

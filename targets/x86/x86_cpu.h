@@ -175,6 +175,9 @@ struct X86Cpu {
     uint64_t smbase;         /* 0x30000 at RESET; kept by INIT; relocated by RSM */
     X86PendingExc exc;       /* exception being raised by the current instruction */
     int exc_depth;           /* for double and triple fault */
+    bool task_switched;      /* a task switch passed its commit point during the
+                              * current event delivery: a fault now belongs to
+                              * the new task (SDM Vol. 3A 7.3, x86_task.c) */
 
     /* Plumbing. */
     unsigned index;

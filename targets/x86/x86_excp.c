@@ -25,12 +25,14 @@
  * X86_EXIT_SHUTDOWN, cpu->exit_request = true, one explained line on
  * stderr. cpu->exc_depth counts the events of the chain while it runs.
  *
+ * A task gate in the IDT switches tasks (x86_task.c; 6.11, 6.12.2). A fault
+ * after the switch's commit point belongs to the new task: it is reported
+ * at the new task's EIP (cpu->task_switched).
+ *
  * Error codes raised by a delivery carry EXT = 1 unless the event was a
  * software interrupt (INT n, INT3, INTO) (6.13).
  *
  * What is not supported, and how it fails (never a crash):
- *  - task gates in the IDT: #GP(vector * 8 + 2 + EXT) and a one-time
- *    mem_report("... task switch not supported ...");
  *  - CR4.VME interrupt redirection (CPUID does not offer VME): INT n in
  *    virtual-8086 mode with IOPL < 3 is #GP(0), which the INT n handler
  *    raises before anything reaches x86_deliver.
@@ -152,8 +154,6 @@ static bool deliver_real(X86Cpu *cpu, const Event *ev)
 /* ------------------------------------------------------------------ */
 /* Protected mode (SDM 6.10-6.12; Vol. 2 INT n PROTECTED-MODE)         */
 
-static int task_gate_reported;
-
 /* Gate checks common to both IDT formats: software-interrupt DPL, present,
  * and the target code segment. On success *cs_lo is its descriptor. */
 static bool check_gate_target(X86Cpu *cpu, const Event *ev, uint64_t lo, uint32_t ext,
@@ -209,11 +209,9 @@ static bool deliver_prot(X86Cpu *cpu, const Event *ev)
         if (!D_P(lo)) {
             return fail(cpu, X86_EXC_NP, idt_err);
         }
-        x86_seg_report_once(&task_gate_reported,
-                            "x86: cpu%u: vector %d goes through a task gate, which needs a "
-                            "hardware task switch (not supported): raising #GP (reported once)",
-                            cpu->index, ev->vector);
-        return fail(cpu, X86_EXC_GP, idt_err);
+        /* 6.12.2: an interrupt task, with the error code (if any) pushed
+         * on its stack. */
+        return x86_task_gate_int(cpu, lo, ext, ev->return_rip, ev->has_error, ev->error_code);
     }
     uint16_t cs_sel;
     uint64_t cs_lo;
@@ -511,6 +509,7 @@ void x86_deliver(X86Cpu *cpu, int vector, uint32_t error_code, bool has_error, b
     for (;;) {
         cpu->exc.vector = -1;
         cpu->exc_depth++;
+        cpu->task_switched = false;
         if (deliver_one(cpu, &ev)) {
             cpu->exc.vector = -1;
             cpu->exc_depth = 0;
@@ -524,9 +523,11 @@ void x86_deliver(X86Cpu *cpu, int vector, uint32_t error_code, bool has_error, b
             p = (X86PendingExc){ X86_EXC_GP, 0, true, false };
         }
         /* A fault during delivery reports the instruction that was running
-         * (for INT n: the INT itself), not the trap's next instruction. */
+         * (for INT n: the INT itself), not the trap's next instruction; one
+         * after a task switch's commit point, the new task's first
+         * instruction (SDM 7.3). */
         Event next = { p.vector, p.error_code, p.has_error, false,
-                       ev.is_soft ? cpu->rip : ev.return_rip };
+                       ev.is_soft || cpu->task_switched ? cpu->rip : ev.return_rip };
         if (cpu->trace & X86_TRACE_INT) {
             char a[32], b[32];
             event_name(&next, a, sizeof(a));

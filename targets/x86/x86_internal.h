@@ -137,6 +137,22 @@ bool x86_read_descriptor(X86Cpu *cpu, uint16_t sel, uint64_t *lo, uint64_t *hi,
                          bool *bad_index);
 void x86_seg_from_descriptor(X86Seg *s, uint16_t sel, uint64_t lo, uint64_t hi);
 
+/* Hardware task switches (x86_task.c; SDM Vol. 3A 7.3), 32-bit TSS, not
+ * in IA-32e mode (callers raise #GP there). Fault discipline as above,
+ * except that a fault after the commit point is raised with the new task
+ * loaded (cpu->task_switched set). */
+typedef enum X86TaskSource { X86_TASK_JMP, X86_TASK_CALL, X86_TASK_IRET, X86_TASK_INT } X86TaskSource;
+/* Far JMP (call = false) or CALL to the TSS or task gate `sel` (descriptor
+ * low half `lo`, type 1, 5 or 9); the outgoing EIP is cpu->next_rip. */
+bool x86_task_far(X86Cpu *cpu, uint16_t sel, uint64_t lo, bool call);
+/* An event through the IDT task gate `gate_lo` (its DPL and P checked). */
+bool x86_task_gate_int(X86Cpu *cpu, uint64_t gate_lo, uint32_t ext, uint64_t ret_eip,
+                       bool has_err, uint32_t err);
+/* IRET with EFLAGS.NT = 1 in protected mode: back to the previous task. */
+bool x86_task_return(X86Cpu *cpu);
+/* CR3 load without the MOV CR3 privilege check (task switches). */
+bool x86_load_cr3(X86Cpu *cpu, uint64_t val);
+
 /* CPU mode helpers. */
 void x86_update_mode(X86Cpu *cpu);   /* after CR0/EFER/CS changes */
 bool x86_write_cr(X86Cpu *cpu, unsigned n, uint64_t val);

@@ -24,11 +24,9 @@
  * Error codes of selector faults are the selector with its RPL bits
  * cleared (SDM 6.13: bits 1:0 are EXT and IDT, which are 0 for these).
  *
- * What is not supported, and how it fails (never a crash):
- *  - Task switches (JMP/CALL to a TSS or a task gate, IRET with NT = 1 in
- *    protected mode): #GP(selector) (#GP(0) for IRET) and a one-time
- *    mem_report("... task switch not supported ...").
- * Everything else of the pseudo-code is implemented, including call gates
+ * Task switches (JMP/CALL to a TSS or a task gate, IRET with NT = 1 in
+ * protected mode) are x86_task.c's; IA-32e mode has none (#GP).
+ * Everything of the pseudo-code is implemented, including call gates
  * with stack switches and parameter copying, return to outer privilege
  * levels, IRET to virtual-8086 mode and long-mode IRETQ.
  */
@@ -557,17 +555,6 @@ static void null_inaccessible_data_segs(X86Cpu *cpu)
 /* ------------------------------------------------------------------ */
 /* Far JMP and CALL.                                                   */
 
-static int task_switch_reported;
-
-static bool task_switch_unsupported(X86Cpu *cpu, const char *what, uint16_t sel, uint32_t err)
-{
-    x86_seg_report_once(&task_switch_reported,
-                        "x86: cpu%u: %s (selector 0x%04x) needs a hardware task switch, "
-                        "which is not supported: raising #GP (reported once)",
-                        cpu->index, what, sel);
-    return fail(cpu, X86_EXC_GP, err);
-}
-
 /*
  * JMP/CALL to a code segment directly (SDM Vol. 2 JMP and CALL,
  * CONFORMING-CODE-SEGMENT / NONCONFORMING-CODE-SEGMENT): L = D = 1 in
@@ -658,23 +645,24 @@ static bool check_call_gate(X86Cpu *cpu, uint16_t gsel, uint64_t lo, uint64_t hi
     return true;
 }
 
-/* System descriptor as a JMP/CALL target: which kinds are allowed
- * (SDM Vol. 2 JMP/CALL: in IA-32e mode only 64-bit call gates). */
-static bool check_system_target(X86Cpu *cpu, uint16_t sel, uint64_t lo, const char *insn)
+/* System descriptor as a JMP/CALL target, other than a task switch's:
+ * which kinds are allowed (SDM Vol. 2 JMP/CALL: in IA-32e mode only 64-bit
+ * call gates; a busy TSS is #GP(selector)). */
+static bool check_system_target(X86Cpu *cpu, uint16_t sel, uint64_t lo)
 {
     unsigned type = D_TYPE(lo);
     if (x86_long_mode(cpu)) {
         return type == 0xc || fail_sel(cpu, X86_EXC_GP, sel);
     }
-    switch (type) {
-    case 0x4: case 0xc:
-        return true;
-    case 0x1: case 0x5: case 0x9:
-        /* Available TSS or task gate: a task switch (SDM 7.3). */
-        return task_switch_unsupported(cpu, insn, sel, sel & 0xfffc);
-    default:
-        return fail_sel(cpu, X86_EXC_GP, sel);
-    }
+    return type == 0x4 || type == 0xc || fail_sel(cpu, X86_EXC_GP, sel);
+}
+
+/* An available 16- or 32-bit TSS or a task gate outside IA-32e mode: the
+ * JMP/CALL is a task switch (SDM 7.3; x86_task.c). */
+static bool task_target(const X86Cpu *cpu, uint64_t lo)
+{
+    unsigned type = D_TYPE(lo);
+    return !x86_long_mode(cpu) && (type == 0x1 || type == 0x5 || type == 0x9);
 }
 
 /*
@@ -711,7 +699,10 @@ bool x86_far_jump(X86Cpu *cpu, uint16_t sel, uint64_t off, unsigned opsize)
         }
     } else {
         Gate g;
-        if (!check_system_target(cpu, sel, lo, "far JMP to a TSS or task gate") ||
+        if (task_target(cpu, lo)) {
+            return x86_task_far(cpu, sel, lo, false);
+        }
+        if (!check_system_target(cpu, sel, lo) ||
             !check_call_gate(cpu, sel, lo, hi, false, &g)) {
             return false;
         }
@@ -850,7 +841,10 @@ bool x86_far_call(X86Cpu *cpu, uint16_t sel, uint64_t off, unsigned opsize)
         return true;
     }
     Gate g;
-    if (!check_system_target(cpu, sel, lo, "far CALL to a TSS or task gate") ||
+    if (task_target(cpu, lo)) {
+        return x86_task_far(cpu, sel, lo, true);
+    }
+    if (!check_system_target(cpu, sel, lo) ||
         !check_call_gate(cpu, sel, lo, hi, true, &g)) {
         return false;
     }
@@ -1019,8 +1013,6 @@ bool x86_far_ret(X86Cpu *cpu, unsigned opsize, uint16_t pop_bytes)
 #define FLAGS16_DEFINED 0x7fd5u
 #define IRET_REAL32_FLAGS 0x257fd5u
 
-static int task_return_reported;
-
 /* IRETD from CPL 0 to virtual-8086 mode (SDM Vol. 2 IRET
  * "RETURN-TO-VIRTUAL-8086-MODE"): after EIP, CS, EFLAGS come ESP, SS, ES,
  * DS, FS, GS (32-bit pops); everything is loaded 8086-style; CPL = 3. */
@@ -1053,8 +1045,8 @@ static bool iret_to_v86(X86Cpu *cpu, X86Stk *st, uint64_t ip, uint16_t cs_sel, u
  *  - real mode: pop IP, CS, FLAGS (32-bit: EFLAGS & 257FD5H, VM/VIF/VIP kept);
  *  - virtual-8086 mode: the same with IOPL kept, if IOPL = 3; else #GP(0)
  *    (the monitor's job);
- *  - protected mode, NT = 1: a task return: not supported (#GP(0) + report);
- *    in IA-32e mode NT = 1 is #GP(0) architecturally;
+ *  - protected mode, NT = 1: a task return to the previous task
+ *    (x86_task_return, SDM 7.3); in IA-32e mode NT = 1 is #GP(0);
  *  - protected/IA-32e mode: pop (E/R)IP, CS, (E/R)FLAGS; EFLAGS.VM = 1 in
  *    the image at CPL 0 (32-bit, not IA-32e) returns to virtual-8086 mode;
  *    otherwise check CS; pop SS:(E/R)SP when returning to an outer level,
@@ -1077,11 +1069,7 @@ bool x86_iret(X86Cpu *cpu, unsigned opsize)
         if (x86_long_mode(cpu)) {
             return fail(cpu, X86_EXC_GP, 0);
         }
-        x86_seg_report_once(&task_return_reported,
-                            "x86: cpu%u: IRET with EFLAGS.NT = 1 (a return to the previous "
-                            "task, which needs a hardware task switch) is not supported: "
-                            "raising #GP(0) (reported once)", cpu->index);
-        return fail(cpu, X86_EXC_GP, 0);
+        return x86_task_return(cpu);
     }
     if (!x86_stk_pop(cpu, &st, opsize, &ip) || !x86_stk_pop(cpu, &st, opsize, &csv) ||
         !x86_stk_pop(cpu, &st, opsize, &fl)) {

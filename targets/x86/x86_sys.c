@@ -202,6 +202,13 @@ static bool write_cr4(X86Cpu *cpu, uint64_t val)
  * register's own rules. Paging-relevant changes flush the TLB; the caller
  * ends the block (mode or translations may have changed).
  */
+/* A task switch loads CR3 from the new TSS when paging is on (SDM Vol. 3A
+ * 7.3), with no privilege check and, under PAE paging, the PDPTEs. */
+bool x86_load_cr3(X86Cpu *cpu, uint64_t val)
+{
+    return write_cr3(cpu, val);
+}
+
 bool x86_write_cr(X86Cpu *cpu, unsigned n, uint64_t val)
 {
     if (n != 0 && n != 2 && n != 3 && n != 4 && !(n == 8 && mode64(cpu))) {
