@@ -882,6 +882,11 @@ MemRegion *virt_machine_system(const VirtMachine *vm)
     return vm->system;
 }
 
+AddressSpace *virt_machine_dma(const VirtMachine *vm)
+{
+    return vm->dma;
+}
+
 uint64_t virt_machine_clock_ns(const VirtMachine *vm)
 {
     return virt_clock(vm);

@@ -151,6 +151,8 @@ ArmCpu *virt_machine_cpu(const VirtMachine *vm, unsigned i);
 Gic *virt_machine_gic(const VirtMachine *vm);
 PciHost *virt_machine_pci(const VirtMachine *vm);
 MemRegion *virt_machine_system(const VirtMachine *vm);
+/* What devices see: the global map alone (no CPU's GIC interface). */
+AddressSpace *virt_machine_dma(const VirtMachine *vm);
 uint64_t virt_machine_clock_ns(const VirtMachine *vm);
 uint64_t virt_machine_icount(const VirtMachine *vm);
 uint64_t virt_machine_dtb_addr(const VirtMachine *vm);

@@ -680,6 +680,8 @@ out:
     "PSCI SYSTEM_OFF ends the run with 0, semihosting SYS_EXIT (--semihosting) with\n"      \
     "its status; --gic-version 2 (default) or 3; --no-reboot makes SYSTEM_RESET exit 12;\n"  \
     "--dumpdtb FILE also writes the device tree.\n"                                          \
+    "--mtree / --mtree-flat print the built machine's region trees / flat views (each\n"    \
+    "CPU's space, the devices' space, each PCI function's bus-master space) and exit 0.\n"  \
     "\n"                                                                                      \
     "SIZE: a number with a K, M, G or T suffix (binary units); without one, MiB.\n"           \
     "--serial: stdio (default: output to stdout, input from stdin), none, or file:PATH.\n"    \
@@ -766,11 +768,32 @@ static bool parse_trace(const char *list, uint32_t *bits, bool *tlb, const char 
     return true;
 }
 
+/* --mtree / --mtree-flat: the spaces given (CPUs, devices), then every PCI
+ * function's bus-master space; frees `spaces`. */
+static void print_machine_mtree(GPtrArray *spaces, PciHost *pci, bool flat)
+{
+    for (unsigned d = 0; pci && d < PCI_MAX_DEVICES; d++) {
+        PciDevice *f = pci_host_device(pci, d);
+        if (f) {
+            g_ptr_array_add(spaces, pci_device_dma_as(f));
+        }
+    }
+    GString *out = g_string_new(NULL);
+    if (flat) {
+        mtree_print_flat(out, (AddressSpace **)spaces->pdata, spaces->len);
+    } else {
+        mtree_print_spaces(out, (AddressSpace **)spaces->pdata, spaces->len);
+    }
+    fputs(out->str, stdout);
+    g_string_free(out, TRUE);
+    g_ptr_array_free(spaces, TRUE);
+}
+
 #ifdef MMUSIM_HAVE_VIRT
 /* --machine virt: the options shared with pc arrive checked in `pc`. */
 static int run_virt(const char *prog, const PcConfig *pc, const char *gic_str, bool semihosting,
                     bool no_reboot, const char *dumpdtb, const PcRunLimits *plim, bool trace_tlb,
-                    FILE *trace_out)
+                    FILE *trace_out, int mtree_mode)
 {
     VirtConfig cfg = {
         .smp = pc->smp, .ram_size = pc->ram_size, .kernel = pc->kernel, .append = pc->append,
@@ -807,6 +830,16 @@ static int run_virt(const char *prog, const PcConfig *pc, const char *gic_str, b
         g_clear_error(&err);
         return EXIT_FAIL;
     }
+    if (mtree_mode) {
+        GPtrArray *spaces = g_ptr_array_new();
+        for (unsigned i = 0; i < virt_machine_smp(vm); i++) {
+            g_ptr_array_add(spaces, virt_machine_cpu(vm, i)->mem_as);
+        }
+        g_ptr_array_add(spaces, virt_machine_dma(vm));
+        print_machine_mtree(spaces, virt_machine_pci(vm), mtree_mode == 2);
+        virt_machine_free(vm);
+        return EXIT_OK;
+    }
     int rc = virt_machine_run(vm, &lim);
     fflush(stdout);
     fprintf(stderr, "%s: %s\n", prog, virt_machine_stop_message(vm));
@@ -827,7 +860,7 @@ static int cmd_run(const Subcommand *cmd, int argc, char **argv)
     char *machine = NULL, *smp_str = NULL, *mem_str = NULL, *kernel = NULL, *append = NULL;
     char *initrd = NULL, *bios = NULL, *serial = NULL, *trace = NULL, *trace_file = NULL;
     char *max_str = NULL, *timeout_str = NULL, *gic_str = NULL, *dumpdtb = NULL;
-    gboolean semihosting = FALSE, no_reboot = FALSE;
+    gboolean semihosting = FALSE, no_reboot = FALSE, mtree = FALSE, mtree_flat = FALSE;
     bool virt = false;
     GPtrArray *pos = NULL;
     PcConfig cfg = { .smp = 1, .ram_size = PC_DEFAULT_RAM, .serial = PC_SERIAL_STDIO };
@@ -868,6 +901,11 @@ static int cmd_run(const Subcommand *cmd, int argc, char **argv)
           "virt: PSCI SYSTEM_RESET ends the run (status 12)", NULL },
         { "dumpdtb", 0, 0, G_OPTION_ARG_FILENAME, &dumpdtb,
           "virt: also write the generated device tree to FILE", "FILE" },
+        { "mtree", 0, 0, G_OPTION_ARG_NONE, &mtree,
+          "Print the machine's region trees (each CPU, devices, PCI bus masters) and exit",
+          NULL },
+        { "mtree-flat", 0, 0, G_OPTION_ARG_NONE, &mtree_flat,
+          "Print the machine's flat views and exit", NULL },
         G_OPTION_ENTRY_NULL
     };
 
@@ -1003,7 +1041,7 @@ static int cmd_run(const Subcommand *cmd, int argc, char **argv)
     cfg.initrd = initrd;
     cfg.bios = bios;
     cfg.trace_out = trace_out;
-    if (!kernel && !bios && !virt) {
+    if (!kernel && !bios && !virt && !mtree && !mtree_flat) {
         fprintf(stderr, "%s: no --kernel and no --bios: running the built-in ROM, which halts\n",
                 prog);
     }
@@ -1011,7 +1049,7 @@ static int cmd_run(const Subcommand *cmd, int argc, char **argv)
 #ifdef MMUSIM_HAVE_VIRT
     if (virt) {
         rc = run_virt(prog, &cfg, gic_str, semihosting, no_reboot, dumpdtb, &lim, trace_tlb,
-                      trace_out);
+                      trace_out, mtree_flat ? 2 : mtree ? 1 : 0);
         goto out;
     }
 #endif
@@ -1020,6 +1058,17 @@ static int cmd_run(const Subcommand *cmd, int argc, char **argv)
         fprintf(stderr, "%s: %s\n", prog, err->message);
         g_clear_error(&err);
         rc = EXIT_FAIL;
+        goto out;
+    }
+    if (mtree || mtree_flat) {
+        GPtrArray *spaces = g_ptr_array_new();
+        for (unsigned i = 0; i < pc_machine_smp(pc); i++) {
+            g_ptr_array_add(spaces, pc_machine_cpu(pc, i)->mem_as);
+        }
+        g_ptr_array_add(spaces, pc_machine_dma(pc));
+        g_ptr_array_add(spaces, pc_machine_io(pc));
+        print_machine_mtree(spaces, pc_machine_pci(pc), mtree_flat);
+        rc = EXIT_OK;
         goto out;
     }
     rc = pc_machine_run(pc, &lim);

@@ -411,6 +411,26 @@ START_TEST(test_dumpdtb)
 }
 END_TEST
 
+/* --mtree: each CPU's root with its own GICv2 CPU interface at one address,
+ * the devices' space, the PCI bus masters behind the IOMMU; nothing runs. */
+START_TEST(test_mtree)
+{
+    g_autofree char *hello = image("hello.elf");
+    Run r = RUN("--kernel", hello, "--smp", "2", "--mtree");
+    ASSERT_STATUS(r, STATUS_OFF);
+    ASSERT_HAS(r.out, "address-space: cpu1");
+    ASSERT_HAS(r.out, "0000000008010000-0000000008011fff (prio 2, mmio): gic.cpuif0");
+    ASSERT_HAS(r.out, "0000000008010000-0000000008011fff (prio 2, mmio): gic.cpuif1");
+    ASSERT_HAS(r.out, "pci-dma.bus-master @iommu-ref");
+    ck_assert_msg(strstr(r.out, "Hello from AArch64") == NULL, "the guest ran");
+    run_clear(&r);
+    r = RUN("--kernel", hello, "--smp", "2", "--mtree-flat");
+    ASSERT_STATUS(r, STATUS_OFF);
+    ASSERT_HAS(r.out, "layered on shared view of 'system'");
+    run_clear(&r);
+}
+END_TEST
+
 static Suite *guest_suite(void)
 {
     Suite *s = suite_create("guest_arm");
@@ -435,6 +455,7 @@ static Suite *guest_suite(void)
     tcase_add_test(tc, test_max_insns);
     tcase_add_test(tc, test_idle);
     tcase_add_test(tc, test_dumpdtb);
+    tcase_add_test(tc, test_mtree);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -91,6 +91,21 @@ START_TEST(test_global_pages)
 }
 END_TEST
 
+/* --mtree: each CPU's APIC page in its own root, SMRAM windows, the PCI
+ * bus masters behind the IOMMU; nothing runs. */
+START_TEST(test_mtree)
+{
+    Run r = RUN("--smp", "2", "--mtree");
+    ASSERT_STATUS(r, 0);
+    ASSERT_HAS(r.out, "(prio 2, mmio): apic.cpu1");
+    ASSERT_HAS(r.out, "cpu1-smram @smram");
+    ASSERT_HAS(r.out, "pci-testdev.bus-master @iommu-ref");
+    ASSERT_HAS(r.out, "address-space: io");
+    ck_assert_msg(strstr(r.err, "built-in ROM") == NULL, "no run, no ROM warning: %s", r.err);
+    run_clear(&r);
+}
+END_TEST
+
 START_TEST(test_hello)
 {
     check_guest("hello.bin", "Hello from mmusim\n");
@@ -1808,6 +1823,7 @@ static Suite *guest_suite(void)
     tcase_add_test(tc, test_hello);
     tcase_add_test(tc, test_dma_iommu);
     tcase_add_test(tc, test_global_pages);
+    tcase_add_test(tc, test_mtree);
     tcase_add_test(tc, test_arith);
     tcase_add_test(tc, test_stack);
     tcase_add_test(tc, test_idt);
