@@ -277,6 +277,16 @@ IommuRef *iommu_ref_new(AddressSpace *walk_as, AddressSpace *target_as, GError *
     return r;
 }
 
+void iommu_ref_reset(IommuRef *r)
+{
+    r->root = 0;
+    r->enable = 0;
+    r->fault_status = 0;
+    r->fault_addr = 0;
+    r->fault_requester = 0;
+    flush_all(r);   /* the IOTLB, and everyone who mapped through us */
+}
+
 void iommu_ref_free(IommuRef *r)
 {
     if (r) {

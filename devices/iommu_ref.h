@@ -108,6 +108,9 @@ IommuRef *iommu_ref_new(AddressSpace *walk_as, AddressSpace *target_as, GError *
 /* Drops the creator's references on both regions. Call it only once
  * nothing maps them any more (the regions call back into the IOMMU). */
 void iommu_ref_free(IommuRef *r);
+/* Power-on state: translation off (identity), ROOT 0, no fault latched; the
+ * IOTLB is dropped and mr_iommu_invalidate() tells every mapping. */
+void iommu_ref_reset(IommuRef *r);
 
 MemRegion *iommu_ref_region(IommuRef *r);  /* borrowed */
 MemRegion *iommu_ref_regs(IommuRef *r);    /* borrowed */

@@ -823,21 +823,6 @@ static void pci_set_intx(void *opaque, unsigned dev, unsigned pin, bool level)
     ioapic_set_irq(pc->ioapic, PC_PCI_GSI_BASE + ((dev + pin) & 3), level);
 }
 
-/* Power-on state of the IOMMU through its own registers: translation off
- * (which drops the IOTLB and tells every mapping), root 0, the fault log
- * acknowledged. */
-static void pc_iommu_reset(PcMachine *pc)
-{
-    MemRegion *r = iommu_ref_regs(pc->iommu);
-    const MemRegionOps *ops = mr_ops(r);
-    MemAttrs a = mem_attrs_cpu(0);
-    ops->write(mr_opaque(r), IOMMU_REF_ENABLE, 0, 4, a);
-    ops->write(mr_opaque(r), IOMMU_REF_ROOT_LO, 0, 4, a);
-    ops->write(mr_opaque(r), IOMMU_REF_ROOT_HI, 0, 4, a);
-    ops->write(mr_opaque(r), IOMMU_REF_FAULT_STATUS,
-               IOMMU_REF_FAULT_VALID | IOMMU_REF_FAULT_OVERFLOW, 4, a);
-}
-
 /* The PCI bus (pc.h): memory window, IOMMU, the two functions. */
 static bool build_pci(PcMachine *pc, GError **err)
 {
@@ -1202,7 +1187,7 @@ void pc_machine_reset(PcMachine *pc)
     pci_host_reset(pc->pci);       /* RST#: BARs unmapped, no bus mastering */
     pci_dma_reset(pc->pci_dma);
     pci_testdev_reset(pc->pci_testdev);
-    pc_iommu_reset(pc);
+    iommu_ref_reset(pc->iommu);     /* translation off, fault log cleared */
     fw_cfg_reset(pc->fw_cfg);
     debug_exit_clear(pc->debug_exit);
     mem_transaction_commit();

@@ -672,13 +672,7 @@ static void machine_reset(VirtMachine *vm)
     pci_host_reset(vm->pci);
     pci_dma_reset(vm->pci_dma);
     pci_testdev_reset(vm->pci_testdev);
-    MemRegion *r = iommu_ref_regs(vm->iommu);
-    const MemRegionOps *o = mr_ops(r);
-    o->write(mr_opaque(r), IOMMU_REF_ENABLE, 0, 4, mem_attrs_cpu(0));
-    o->write(mr_opaque(r), IOMMU_REF_ROOT_LO, 0, 4, mem_attrs_cpu(0));
-    o->write(mr_opaque(r), IOMMU_REF_ROOT_HI, 0, 4, mem_attrs_cpu(0));
-    o->write(mr_opaque(r), IOMMU_REF_FAULT_STATUS,
-             IOMMU_REF_FAULT_VALID | IOMMU_REF_FAULT_OVERFLOW, 4, mem_attrs_cpu(0));
+    iommu_ref_reset(vm->iommu);
     mem_transaction_commit();
     /* Through mr_note_write so cached code of the old image is dropped. */
     mr_note_write(vm->ram, vm->boot_image_base - VIRT_RAM_BASE, vm->boot_image_len);

@@ -427,6 +427,36 @@ START_TEST(test_registers)
 END_TEST
 
 /* The engine copying into its own registers: GO while busy is ignored. */
+/* Reset: translation off (identity again), ROOT 0, the fault log and the
+ * IOTLB cleared; the DMA engine's registers back to 0. */
+START_TEST(test_reset)
+{
+    map(0x1000, 0x3000, RW);
+    map(0x2000, 0x4000, RW);
+    ram()[0x3000] = 0x5a;
+    ram()[0x5000] = 0xa5;
+    ck_assert_uint_eq(copy(0x1000, 0x2000, 1, false), DMA_ENGINE_STATUS_DONE);   /* cached */
+    copy(0x9000, 0x2000, 1, false);                                               /* faults */
+    ck_assert_uint_ne(rd32(REGS + IOMMU_REF_FAULT_STATUS), 0);
+    iommu_ref_reset(W.iommu);
+    dma_engine_reset(W.dma);
+    ck_assert_uint_eq(rd32(REGS + IOMMU_REF_ENABLE), 0);
+    ck_assert_uint_eq(rd32(REGS + IOMMU_REF_ROOT_LO), 0);
+    ck_assert_uint_eq(rd32(REGS + IOMMU_REF_FAULT_STATUS), 0);
+    ck_assert_uint_eq(rd32(REGS + IOMMU_REF_FAULT_ADDR_LO), 0);
+    ck_assert_uint_eq(rd32(DMA_REGS + DMA_ENGINE_LEN), 0);
+    ck_assert_uint_eq(rd32(DMA_REGS + DMA_ENGINE_STATUS), 0);
+    /* Identity now: IOVA 0x5000 is physical 0x5000, not a stale translation. */
+    ck_assert_uint_eq(copy(0x5000, 0x6000, 1, false), DMA_ENGINE_STATUS_DONE);
+    ck_assert_uint_eq(ram()[0x6000], 0xa5);
+    /* On again with the old tables: the IOTLB was dropped, the walk is fresh. */
+    unmap(0x1000);
+    wr32(REGS + IOMMU_REF_ROOT_LO, (uint32_t)ROOT_PT);
+    wr32(REGS + IOMMU_REF_ENABLE, IOMMU_REF_ENABLE_ON);
+    ck_assert_uint_ne(copy(0x1000, 0x2000, 1, false) & DMA_ENGINE_STATUS_ERROR, 0);
+}
+END_TEST
+
 START_TEST(test_dma_into_own_registers)
 {
     wr32(REGS + IOMMU_REF_ENABLE, 0);
@@ -454,6 +484,7 @@ static Suite *devices_dma_suite(void)
     tcase_add_test(tc, test_passthrough_when_disabled);
     tcase_add_test(tc, test_registers);
     tcase_add_test(tc, test_dma_into_own_registers);
+    tcase_add_test(tc, test_reset);
     return s;
 }
 
