@@ -22,6 +22,10 @@
  *              reads (and A/D-updates) PTEs with as_read_val/as_write_val on
  *              the CPU's address space; a second row reads them through the
  *              RAM's host pointer instead.
+ *   grow       the miss stride with dynamic resizing on (256 entries to
+ *              start): after an untimed warm-up the table has grown between
+ *              flushes to 16,384 entries and the stride hits; baseline: the
+ *              native stride.
  *   mmio       tlb_load / tlb_store to a trivial MMIO device (read returns a
  *              constant, write stores to a variable); baseline: calling the
  *              same callback through a function pointer.
@@ -66,7 +70,7 @@ static gchar *opt_only;
 
 /* The groups --only selects from, in run order. */
 static const char *const group_names[] = {
-    "hit", "miss", "mmio", "flush", "smm", "sweep-entries", "sweep-victim", "sweep-ws",
+    "hit", "miss", "grow", "mmio", "flush", "smm", "sweep-entries", "sweep-victim", "sweep-ws",
     "sweep-map", "peer",
 };
 static bool group_on[G_N_ELEMENTS(group_names)];
@@ -486,7 +490,8 @@ static void print_table(double total_s)
     printf("\nratio = value / base value; miss = main-table misses per access (victim hits\n"
            "included), walks = page walks per access, both from tlb_get_stats() over the timed\n"
            "samples. TLB: 1 MMU index, 4 KiB pages, %u entries, %u victim entries, dynamic\n"
-           "resize off (except where a sweep says otherwise). Targets are informative.\n"
+           "resize off (except in grow, and where a sweep says otherwise). Targets are\n"
+           "informative.\n"
            "Mode: %s (%u samples of >= %.0f ms, median reported; flushes: mean of %u timed one\n"
            "by one per sample, clock overhead %.1f ns subtracted). %s\n",
            TLB_ENTRIES, TLB_VICTIM, opt_quick ? "--quick" : "full", params.samples,
@@ -1172,6 +1177,47 @@ static void bench_miss(void)
     tlb_free(ti);
     tlb_free(ta);
     tlb_free(th);
+}
+
+/*
+ * The same 16,384-page stride with dynamic resizing on (the default
+ * geometry, 256 entries to start): after an untimed warm-up the table has
+ * grown between flushes to cover the working set (docs/tlb.md §7), and the
+ * stride hits. Baseline: the native stride.
+ */
+static void bench_grow(void)
+{
+    progress("grow");
+    TlbConfig cfg;
+    tlb_config_default(&cfg);
+    cfg.entries = TLB_ENTRIES;
+    cfg.victim = TLB_VICTIM;
+    cfg.dynamic_resize = true;
+    GError *err = NULL;
+    CpuTlb *t = tlb_new(mach.as, &cfg, &identity_ops, NULL, &err);
+    die_on_error(err, "tlb_new");
+    LoopCtx ct = { .t = t, .vbase = 0, .mask = MISS_BYTES - 1 };
+    for (int pass = 0; pass < 8 && tlb_entries(t, 0) < MISS_PAGES; pass++) {
+        op_tlb_load_stride(&ct, MISS_PAGES);
+    }
+    unsigned grown = tlb_entries(t, 0);
+    if (grown < MISS_PAGES) {
+        fprintf(stderr, "tlb-bench: grow: the table has %u entries after warm-up\n", grown);
+    }
+    check_loads(t, 0, MISS_PAGES, "grow");
+    LoopCtx cn = { .hbase = mach.ram_host, .mask = MISS_BYTES - 1 };
+    Meas m[2] = { { .op = op_native_load_stride, .ctx = &cn },
+                  { .op = op_tlb_load_stride, .ctx = &ct, .t = t } };
+    run_interleaved(m, 2);
+    char what[40];
+    snprintf(what, sizeof(what), "16384 pages, grown to %u", grown);
+    Result *r = add_result("grow", what, "ns_per_access", m[1].med, "ns");
+    set_rates(r, meas_rates(&m[1], "grow"));
+    set_baseline(r, "native-stride", m[0].med);
+    set_geometry(r, BASE_REGIONS, (int)grown, TLB_VICTIM, MISS_PAGES, "strided");
+    r = add_result("grow", what, "ns_above_native", median_diff(&m[1], &m[0]), "ns");
+    set_geometry(r, BASE_REGIONS, (int)grown, TLB_VICTIM, MISS_PAGES, "strided");
+    tlb_free(t);
 }
 
 static void bench_mmio(void)
@@ -1958,7 +2004,7 @@ int main(int argc, char **argv)
         { "plot", 0, 0, G_OPTION_ARG_FILENAME, &opt_plot,
           "Plot the sweeps to FILE (PNG) with gnuplot, if gnuplot is on PATH", "FILE" },
         { "only", 0, 0, G_OPTION_ARG_STRING, &opt_only,
-          "Run only these cases (for profiling): hit, miss (with miss-walk), mmio, flush, "
+          "Run only these cases (for profiling): hit, miss (with miss-walk), grow, mmio, flush, "
           "sweep-entries, sweep-victim, sweep-ws, sweep-map, sweeps, peer", "LIST" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
@@ -2005,7 +2051,7 @@ int main(int argc, char **argv)
     measure_clock_overhead();
     machine_init();
     static const struct { const char *name; void (*run)(void); } groups[] = {
-        { "hit", bench_hit }, { "miss", bench_miss },
+        { "hit", bench_hit }, { "miss", bench_miss }, { "grow", bench_grow },
         { "mmio", bench_mmio }, { "flush", bench_flush }, { "smm", bench_smm },
         { "sweep-entries", sweep_entries_run }, { "sweep-victim", sweep_victim_run },
         { "sweep-ws", sweep_ws_run },

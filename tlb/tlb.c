@@ -47,7 +47,11 @@ typedef struct IndexState {
     unsigned victim_next;     /* round-robin replacement */
     uint64_t large_addr;      /* region covering every large page filled ... */
     uint64_t large_mask;      /* ... (mask 0: none) */
-    uint64_t used;            /* fills into empty slots since the last flush */
+    uint64_t used;            /* fills into empty slots since the last flush (after a
+                               * growth: the live entries it kept, plus such fills) */
+    uint64_t evicted;         /* fills that displaced another page from the main table
+                               * (to the victim table or not) since the last resize or flush */
+    bool grew;                /* grown on eviction pressure since the last flush */
     unsigned idle_flushes;    /* consecutive flushes with low use */
 } IndexState;
 
@@ -114,7 +118,7 @@ void tlb_config_default(TlbConfig *cfg)
         .victim = 8,
         .dynamic_resize = true,
         .min_entries = 64,
-        .max_entries = 4096,
+        .max_entries = 32768,
     };
 }
 
@@ -126,6 +130,8 @@ static bool entry_valid(const TlbEntry *e)
 {
     return e->addr_read != TLB_EMPTY || e->addr_write != TLB_EMPTY || e->addr_code != TLB_EMPTY;
 }
+
+static uint64_t entry_page(const CpuTlb *t, const TlbEntry *e);
 
 
 static void index_alloc(CpuTlb *t, unsigned i, unsigned entries)
@@ -164,15 +170,26 @@ static void victim_alloc(CpuTlb *t)
     }
 }
 
-/* Grow when more than 70% of the table was filled since the last flush;
- * shrink after 4 flushes in a row that used less than 30%. Deterministic:
- * it counts flushes, not wall time. */
+/*
+ * Sizing (docs/tlb.md, "Sizing"). Deterministic: every decision counts
+ * fills, evictions and flushes, never time.
+ *
+ * At a flush: grow x2 when more than 70% of the table was filled since the
+ * last flush; shrink /2 after 4 idle flushes in a row. A flush is idle when
+ * the interval before it used less than 30% of the table, did not grow on
+ * eviction pressure and evicted no more entries than the table has slots:
+ * so a flush that comes right after a pressure growth (or after an interval
+ * of heavy conflicts in a few slots) never counts towards a shrink.
+ */
 static void maybe_resize(CpuTlb *t, unsigned i)
 {
     TlbTable *tb = &t->fast.tables[i];
     IndexState *st = &t->idx[i];
     uint64_t size = tb->mask + 1, used = st->used;
+    bool pressure = st->grew || st->evicted > size;
     st->used = 0;
+    st->evicted = 0;
+    st->grew = false;
     if (!t->dynamic_resize) {
         return;
     }
@@ -180,7 +197,7 @@ static void maybe_resize(CpuTlb *t, unsigned i)
     if (used * 10 > size * 7 && size < t->max_entries) {
         new_size = size * 2;
         st->idle_flushes = 0;
-    } else if (used * 10 < size * 3 && size > t->min_entries) {
+    } else if (used * 10 < size * 3 && size > t->min_entries && !pressure) {
         if (++st->idle_flushes >= 4) {
             new_size = size / 2;
             st->idle_flushes = 0;
@@ -194,6 +211,63 @@ static void maybe_resize(CpuTlb *t, unsigned i)
         tb->stats = saved;
         tb->stats.resizes++;
     }
+}
+
+/*
+ * Between flushes: grow x2 when the fills since the last resize or flush
+ * displaced more than 2 x (table size) entries of other pages from the
+ * main table, up to max_entries. The live entries move to their slots in
+ * the new table (their slot in the old one is their slot in the new one
+ * modulo the old size, so none collide) with their full entries; victims
+ * whose new slot is empty move back into the main table, the others stay.
+ * Translations are unchanged, so nothing is flushed and the epoch is not
+ * bumped. Called at the end of a fill only: the callers look the slot up
+ * again afterwards, and nothing holds an entry pointer across a fill.
+ */
+static void maybe_grow(CpuTlb *t, unsigned i)
+{
+    TlbTable *tb = &t->fast.tables[i];
+    IndexState *st = &t->idx[i];
+    uint64_t size = tb->mask + 1;
+    if (st->evicted <= 2 * size || !t->dynamic_resize || size >= t->max_entries) {
+        return;
+    }
+    uint64_t new_size = size * 2, new_mask = new_size - 1, live = 0;
+    unsigned bits = t->fast.page_bits;
+    TlbEntry *ne = g_new(TlbEntry, new_size);
+    memset(ne, 0xff, sizeof(TlbEntry) * new_size);
+    TlbFullEntry *nf = g_new0(TlbFullEntry, new_size);
+    for (uint64_t k = 0; k < size; k++) {
+        if (entry_valid(&tb->entries[k])) {
+            uint64_t s = (entry_page(t, &tb->entries[k]) >> bits) & new_mask;
+            ne[s] = tb->entries[k];
+            nf[s] = st->full[k];
+            live++;
+        }
+    }
+    for (unsigned v = 0; v < t->victim_size; v++) {
+        if (st->victim_page[v] == TLB_EMPTY) {
+            continue;
+        }
+        uint64_t s = (st->victim_page[v] >> bits) & new_mask;
+        if (!entry_valid(&ne[s])) {
+            ne[s] = st->victim[v].e;
+            nf[s] = st->victim[v].full;
+            victim_kill(st, v);
+            live++;
+        }
+    }
+    g_free(tb->entries);
+    g_free(st->full);
+    tb->entries = ne;
+    st->full = nf;
+    tb->mask = new_mask;
+    st->used = live;
+    st->evicted = 0;
+    st->grew = true;
+    st->idle_flushes = 0;
+    tb->stats.resizes++;
+    tb->stats.grows++;
 }
 
 static void flush_index(CpuTlb *t, unsigned i)
@@ -296,7 +370,7 @@ CpuTlb *tlb_new(AddressSpace *as, const TlbConfig *cfg_in, const TlbTargetOps *o
         cfg.min_entries = 64;
     }
     if (!cfg.max_entries) {
-        cfg.max_entries = 4096;
+        cfg.max_entries = 32768;
     }
     if (!cfg.entries) {
         cfg.entries = 256;
@@ -428,6 +502,8 @@ bool tlb_set_geometry(CpuTlb *t, unsigned entries, unsigned victim, bool dynamic
         index_alloc(t, i, entries);
         t->fast.tables[i].stats = saved;
         t->idx[i].used = 0;
+        t->idx[i].evicted = 0;
+        t->idx[i].grew = false;
         t->idx[i].idle_flushes = 0;
         t->idx[i].large_addr = t->idx[i].large_mask = 0;
     }
@@ -524,6 +600,8 @@ static void note_large_page(IndexState *st, uint64_t vaddr, uint64_t size)
 /*
  * Walk and fill the entry for vaddr in mmu_idx. False after raising the
  * walk's fault. The old occupant of the slot moves to the victim table.
+ * The fill may grow the table (maybe_grow): the caller recomputes the slot
+ * and must not keep an entry pointer from before the call.
  */
 static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_idx,
                      unsigned size, bool victim_may_hold_page)
@@ -622,6 +700,9 @@ static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_i
                 victim_kill(st, v);
             }
         }
+        if (!same) {
+            st->evicted++; /* capacity/conflict pressure (maybe_grow) */
+        }
         if (!same && t->victim_size) {
             unsigned v = st->victim_next;
             st->victim_next = v + 1 == t->victim_size ? 0 : v + 1;
@@ -657,6 +738,7 @@ static bool tlb_fill(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned mmu_i
         .global = tr.global,
         .attrs = tr.attrs,
     };
+    maybe_grow(t, mmu_idx); /* may reallocate the table: e and full are dead now */
     return true;
 }
 
@@ -699,6 +781,9 @@ static int64_t tlb_lookup(CpuTlb *t, uint64_t vaddr, TlbAccess access, unsigned 
     if (!tlb_fill(t, vaddr, access, mmu_idx, size, in_victims)) {
         return -1;
     }
+    /* The fill may have grown the table: the slot and entry are new. */
+    slot = (vaddr >> t->fast.page_bits) & tb->mask;
+    e = &tb->entries[slot];
     if (!tag_matches(t, *tag_of(e, access), vpage)) {
         /* The walk succeeded but did not grant this access: a target bug,
          * not a guest action. Fault rather than loop or crash. */
@@ -832,7 +917,9 @@ static bool access_in_page(CpuTlb *t, uint64_t vaddr, unsigned size, unsigned mm
             code_hook_if_protected(t, mr, off, paddr, size);
             mr_note_write(mr, off, size);
             memcpy(host, bytes, size);
-            /* The hook may have flushed or reused the slot: re-check it. */
+            /* The hook may have flushed (and a flush may have resized the
+             * table) or reused the slot: find the slot again, re-check it. */
+            e = tlb_entry(&t->fast, mmu_idx, vaddr);
             if (tag_matches(t, e->addr_write, vpage) && (e->addr_write & TLB_FLAG_NOTDIRTY) &&
                 page_needs_no_tracking(t, mr, off & ~(page_size(t) - 1))) {
                 e->addr_write &= ~(uint64_t)TLB_FLAG_NOTDIRTY;
@@ -1433,9 +1520,9 @@ void tlb_dump(CpuTlb *t, GString *out, bool entries)
                            "dispatch generation %" G_GUINT64_FORMAT "\n",
                            t->nb_mmu_idx, (unsigned)page_size(t), t->victim_size,
                            t->dynamic_resize ? "on" : "off", dispatch_generation(t->space[0].dispatch));
-    g_string_append_printf(out, "%-4s %7s %12s %10s %10s %10s %10s %8s %8s %8s %8s %7s\n",
+    g_string_append_printf(out, "%-4s %7s %12s %10s %10s %10s %10s %8s %8s %8s %8s %7s %6s\n",
                            "idx", "entries", "hits", "misses", "victim", "fills", "io",
-                           "fl.all", "fl.page", "fl.range", "fl.idx", "resize");
+                           "fl.all", "fl.page", "fl.range", "fl.idx", "resize", "grow");
     for (unsigned i = 0; i < t->nb_mmu_idx; i++) {
         const TlbStats *s = &t->fast.tables[i].stats;
         g_string_append_printf(out,
@@ -1443,10 +1530,11 @@ void tlb_dump(CpuTlb *t, GString *out, bool entries)
                                " %10" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT
                                " %10" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT
                                " %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT
-                               " %8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT "\n",
+                               " %8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT
+                               " %6" G_GUINT64_FORMAT "\n",
                                i, tlb_entries(t, i), s->hits, s->misses, s->victim_hits, s->fills,
                                s->io_accesses, s->flush_all, s->flush_page, s->flush_range,
-                               s->flush_mmuidx, s->resizes);
+                               s->flush_mmuidx, s->resizes, s->grows);
     }
     if (!entries) {
         return;

@@ -108,8 +108,10 @@ typedef struct TlbConfig {
     unsigned page_bits;     /* 10..16; 12 for 4 KiB */
     unsigned entries;       /* initial entries per index, power of two; default 256 */
     unsigned victim;        /* victim entries per index, 0..64; default 8 */
-    bool dynamic_resize;    /* grow/shrink at flush time; default on via tlb_config_default */
-    unsigned min_entries;   /* resize bounds; defaults 64 and 4096 */
+    bool dynamic_resize;    /* grow/shrink at flush time by use, and grow between flushes
+                             * on eviction pressure (docs/tlb.md, "Sizing"); default on
+                             * via tlb_config_default */
+    unsigned min_entries;   /* resize bounds; defaults 64 and 32768 */
     unsigned max_entries;
 } TlbConfig;
 
@@ -154,7 +156,8 @@ typedef struct TlbStats {
     uint64_t flush_range;
     uint64_t flush_mmuidx;
     uint64_t flush_requests; /* cross-CPU requests performed */
-    uint64_t resizes;
+    uint64_t resizes;        /* every size change (at flushes and between them) */
+    uint64_t grows;          /* of which growths between flushes, on eviction pressure */
 } TlbStats;
 
 typedef struct TlbTable {
