@@ -159,7 +159,8 @@ END_TEST
 /* Hardware task switches (SDM Vol. 3A ch. 7): JMP to a TSS and back, CALL
  * through a task gate and IRET (NT, link, busy bits), INT n and faults
  * through IDT task gates (error code on the new stack, EIP saved in the old
- * TSS), busy TSS (#GP), small TSS (#TS), #DF through a task gate. */
+ * TSS), busy TSS (#GP), small TSS (#TS), #DF through a task gate, CALL to
+ * a 16-bit TSS and IRET back, the T flag's #DB. */
 START_TEST(test_taskswitch)
 {
     check_guest("taskswitch.bin",
@@ -173,6 +174,9 @@ START_TEST(test_taskswitch)
                 "busy TSS: err=0x00000018\n"
                 "small TSS: err=0x00000040 small=0x00000089\n"
                 "#DF via task gate: err=0x00000000\n"
+                "16-bit task: eax=0xabcd1616 tr=0x00000050 NT=1 T16=0x00000083\n"
+                "iret from 16-bit task: T16=0x00000081 link=0x00000018 FLAGS.NT=0\n"
+                "T flag: #DB count=1 before task TT ran=1 DR6.BT=1 tr=0x00000068\n"
                 "esi kept=0x12345678\n"
                 "tr=0x00000018\n"
                 "taskswitch done\n");

@@ -872,7 +872,8 @@ START_TEST(test_task_switch_faults)
     ck_assert_uint_eq(r32(0x8800 - 16), NP_DS | 1);
     ck_assert_uint_eq(r32(0x8800 - 12), 0x4000);
     ck_assert_uint_eq(c->segs[S_DS].selector, NP_DS);
-    /* JMP: outgoing TSS freed, NT clear in the saved image. */
+    /* JMP: outgoing TSS freed, NT kept in the saved image (SDM Vol. 3A 7.3
+     * step 6: only IRET clears it; table 7-2), and the new task's own NT. */
     task_setup(K_DS);
     c->eflags |= X86_NT;
     ck_assert(x86_far_jump(c, TSS2_SEL, 0, 4));
@@ -880,9 +881,379 @@ START_TEST(test_task_switch_faults)
     ck_assert_uint_eq(m.mem[GDT + TSS_SEL + 5], 0x89);
     ck_assert_uint_eq(m.mem[GDT + TSS2_SEL + 5], 0x8b);
     ck_assert_uint_eq(r32(TSS32 + 0x20), 0x1002);
-    ck_assert(!(r32(TSS32 + 0x24) & X86_NT));
+    ck_assert(r32(TSS32 + 0x24) & X86_NT);
     ck_assert(!(c->eflags & X86_NT));
     ck_assert_uint_eq(r16(TSS2), 0);                 /* no link for JMP */
+}
+END_TEST
+
+/* A 16-bit TSS for the task-switch tests (SDM 7.6, figure 7-10): GDT entry
+ * 16, at 0x3300, limit 0x2b, starting at K_CS:0x4100 on K_DS:0x8400 with
+ * AX = 0xbbbb, CX = 0x0c0c, FLAGS = IF | CF, ES null. The bytes after it
+ * are 0xee, to show that nothing beyond the 16-bit format is written. */
+#define TSS3 0x3300u
+#define TSS3_SEL 0x80u
+/* 16-bit TSS offsets: IP, FLAGS, AX CX DX BX SP BP SI DI, ES CS SS DS, LDT. */
+enum { T16_SP0 = 0x02, T16_SS0 = 0x04, T16_IP = 0x0e, T16_FLAGS = 0x10, T16_AX = 0x12,
+       T16_BX = 0x18, T16_SP = 0x1a, T16_SI = 0x1e, T16_ES = 0x22, T16_CS = 0x24,
+       T16_SS = 0x26, T16_DS = 0x28, T16_LDT = 0x2a };
+
+static void task16_setup(void)
+{
+    task_setup(K_DS);
+    w64(GDT + TSS3_SEL, desc(TSS3, 0x2b, ACC(0x1, 0, 0, 1), 0));
+    m.cpu->gdtr.limit = TSS3_SEL + 7;
+    memset(m.mem + TSS3, 0, 0x2c);
+    memset(m.mem + TSS3 + 0x2c, 0xee, 0x40);
+    w16(TSS3 + T16_IP, 0x4100);
+    w16(TSS3 + T16_FLAGS, 2 | X86_IF | X86_CF);
+    w16(TSS3 + T16_AX, 0xbbbb);
+    w16(TSS3 + T16_AX + 2, 0x0c0c);      /* CX */
+    w16(TSS3 + T16_SP, 0x8400);
+    w16(TSS3 + T16_CS, K_CS);
+    w16(TSS3 + T16_SS, K_DS);
+    w16(TSS3 + T16_DS, K_DS);
+}
+
+/* JMP, CALL and IRET between a 32-bit and a 16-bit task (SDM 7.3, 7.6):
+ * the 16-bit image loaded (EIP and EFLAGS zero-extended, the registers'
+ * upper halves kept, FS and GS null), each task saved in its own TSS's
+ * format, the busy bits (type 3 when busy), the link and NT for CALL. */
+START_TEST(test_task16_jmp_call_iret)
+{
+    X86Cpu *c = m.cpu;
+    task16_setup();
+    set_seg(S_FS, K_DS);
+    c->regs[R_AX] = 0x12345678;
+    c->regs[R_DX] = 0xdead0000;
+    c->eflags |= X86_AC;
+    ck_assert(x86_far_jump(c, TSS3_SEL, 0, 4));
+    ck_assert_int_eq(c->exc.vector, -1);
+    ck_assert_uint_eq(c->tr.selector, TSS3_SEL);
+    ck_assert_uint_eq(X86_SEGA_TYPE(c->tr.attr), 3);
+    ck_assert_uint_eq(c->rip, 0x4100);
+    ck_assert_uint_eq(c->regs[R_AX], 0x1234bbbb);
+    ck_assert_uint_eq(c->regs[R_CX], 0x0c0c);
+    ck_assert_uint_eq(c->regs[R_DX], 0xdead0000);
+    ck_assert_uint_eq(c->regs[R_SP], 0x8400);
+    ck_assert_uint_eq(x86_get_eflags(c), 2 | X86_IF | X86_CF);   /* AC gone */
+    ck_assert_uint_eq(c->segs[S_CS].selector, K_CS);
+    ck_assert_uint_eq(c->segs[S_CS].limit, 0xffffffffu);
+    ck_assert_uint_eq(c->segs[S_SS].selector, K_DS);
+    ck_assert_uint_eq(c->segs[S_DS].limit, 0xffffffffu);
+    ck_assert_uint_eq(c->segs[S_ES].selector, 0);
+    ck_assert_uint_eq(c->segs[S_FS].selector, 0);
+    ck_assert(!(c->segs[S_FS].attr & X86_SEGA_P));
+    ck_assert_uint_eq(c->cpl, 0);
+    ck_assert(c->cr0 & X86_CR0_TS);
+    ck_assert_uint_eq(m.mem[GDT + TSS3_SEL + 5], 0x83);
+    ck_assert_uint_eq(m.mem[GDT + TSS_SEL + 5], 0x89);
+    ck_assert_uint_eq(r16(TSS3), 0);                  /* JMP: no link */
+    /* The 32-bit task was saved in the 32-bit format. */
+    ck_assert_uint_eq(r32(TSS32 + 0x20), 0x1002);
+    ck_assert_uint_eq(r32(TSS32 + 0x24) & X86_AC, X86_AC);
+    ck_assert_uint_eq(r32(TSS32 + 0x28), 0x12345678);
+    ck_assert_uint_eq(r16(TSS32 + 0x58), K_DS);       /* FS */
+
+    /* JMP back: the 16-bit task is saved as words, nothing past 0x2b. */
+    c->regs[R_AX] = 0x9abc1111;
+    c->regs[R_SI] = 0x00015555;
+    c->next_rip = 0x4107;
+    ck_assert(x86_far_jump(c, TSS_SEL, 0, 4));
+    ck_assert_uint_eq(c->tr.selector, TSS_SEL);
+    ck_assert_uint_eq(c->rip, 0x1002);
+    ck_assert_uint_eq(c->regs[R_AX], 0x12345678);
+    ck_assert_uint_eq(c->regs[R_SI], 0);
+    ck_assert_uint_eq(c->segs[S_FS].selector, K_DS);
+    ck_assert(c->eflags & X86_AC);
+    ck_assert_uint_eq(r16(TSS3 + T16_IP), 0x4107);
+    ck_assert_uint_eq(r16(TSS3 + T16_FLAGS), 2 | X86_IF | X86_CF);
+    ck_assert_uint_eq(r16(TSS3 + T16_AX), 0x1111);
+    ck_assert_uint_eq(r16(TSS3 + T16_SI), 0x5555);
+    ck_assert_uint_eq(r16(TSS3 + T16_ES), 0);
+    ck_assert_uint_eq(r16(TSS3 + T16_CS), K_CS);
+    ck_assert_uint_eq(r16(TSS3 + T16_DS), K_DS);
+    ck_assert_uint_eq(r32(TSS3 + 0x2c), 0xeeeeeeeeu);
+    ck_assert_uint_eq(r32(TSS3 + 0x40), 0xeeeeeeeeu);
+    ck_assert_uint_eq(m.mem[GDT + TSS3_SEL + 5], 0x81);
+    ck_assert_uint_eq(m.mem[GDT + TSS_SEL + 5], 0x8b);
+
+    /* CALL: nested, the link in the 16-bit TSS; it resumes where it left. */
+    c->next_rip = 0x1009;
+    ck_assert(x86_far_call(c, TSS3_SEL, 0, 4));
+    ck_assert_uint_eq(c->rip, 0x4107);
+    ck_assert_uint_eq(c->regs[R_AX], 0x12341111);
+    ck_assert_uint_eq(r16(TSS3), TSS_SEL);
+    ck_assert(c->eflags & X86_NT);
+    ck_assert_uint_eq(m.mem[GDT + TSS3_SEL + 5], 0x83);
+    ck_assert_uint_eq(m.mem[GDT + TSS_SEL + 5], 0x8b);
+    ck_assert_uint_eq(r32(TSS32 + 0x20), 0x1009);
+
+    /* IRET with NT = 1 back to the 32-bit task: the 16-bit one is saved
+     * with NT clear and freed. */
+    c->next_rip = 0x4108;
+    ck_assert(x86_iret(c, 2));
+    ck_assert_uint_eq(c->tr.selector, TSS_SEL);
+    ck_assert_uint_eq(c->rip, 0x1009);
+    ck_assert_uint_eq(c->regs[R_AX], 0x12345678);
+    ck_assert(!(c->eflags & X86_NT));
+    ck_assert_uint_eq(m.mem[GDT + TSS3_SEL + 5], 0x81);
+    ck_assert_uint_eq(m.mem[GDT + TSS_SEL + 5], 0x8b);
+    ck_assert_uint_eq(r16(TSS3 + T16_IP), 0x4108);
+    ck_assert_uint_eq(r16(TSS3 + T16_FLAGS), 2 | X86_IF | X86_CF);
+}
+END_TEST
+
+/* From a 16-bit task to a 32-bit one through an IDT task gate and IRET
+ * back, with paging on: a 32-bit TSS loads CR3 and all 32 bits of the
+ * registers, a 16-bit one leaves CR3 alone and only the low halves; the
+ * 16-bit task is saved as words and linked to; the error code is pushed
+ * as a doubleword on the 32-bit task's stack. */
+START_TEST(test_task16_to_32_and_back)
+{
+    X86Cpu *c = m.cpu;
+    task16_setup();
+    /* 32-bit paging: two page directories, each mapping the first 4 MiB. */
+    w32(0x10000, 0x87);
+    w32(0x11000, 0x87);
+    c->cr4 = X86_CR4_PSE;
+    c->cr3 = 0x10000;
+    c->cr0 |= X86_CR0_PG;
+    x86_paging_changed(c, false);
+    w32(TSS2 + 0x1c, 0x11000);       /* CR3 */
+    w32(TSS2 + 0x34, 0xbeef0000);    /* EBX */
+    ck_assert(x86_far_jump(c, TSS3_SEL, 0, 4));
+    ck_assert_uint_eq(c->tr.selector, TSS3_SEL);
+    ck_assert_uint_eq(c->cr3, 0x10000);
+    c->regs[R_BX] = 0x00001234;
+    set_idt32(X86_EXC_GP, gate(TSS2_SEL, 0, 0x5, 0, 0));
+    x86_deliver(c, X86_EXC_GP, 0x10, true, false, 0x4100);
+    ck_assert_int_eq(c->exc.vector, -1);
+    ck_assert_uint_eq(c->tr.selector, TSS2_SEL);
+    ck_assert_uint_eq(c->cr3, 0x11000);
+    ck_assert_uint_eq(c->rip, 0x4000);
+    ck_assert_uint_eq(c->regs[R_AX], 0xaaaa);
+    ck_assert_uint_eq(c->regs[R_BX], 0xbeef0000);
+    ck_assert_uint_eq(c->regs[R_SP], 0x87fc);
+    ck_assert_uint_eq(r32(0x87fc), 0x10);
+    ck_assert(c->eflags & X86_NT);
+    ck_assert_uint_eq(r16(TSS2), TSS3_SEL);
+    ck_assert_uint_eq(r16(TSS3 + T16_IP), 0x4100);
+    ck_assert_uint_eq(r16(TSS3 + T16_BX), 0x1234);
+    ck_assert_uint_eq(r32(TSS3 + 0x2c), 0xeeeeeeeeu);
+    ck_assert_uint_eq(m.mem[GDT + TSS3_SEL + 5], 0x83);
+    ck_assert_uint_eq(m.mem[GDT + TSS2_SEL + 5], 0x8b);
+    /* IRET back to the 16-bit task. */
+    c->regs[R_BX] = 0xbeef0042;
+    c->next_rip = 0x4002;
+    ck_assert(x86_iret(c, 4));
+    ck_assert_uint_eq(c->tr.selector, TSS3_SEL);
+    ck_assert_uint_eq(c->cr3, 0x11000);
+    ck_assert_uint_eq(c->rip, 0x4100);
+    ck_assert_uint_eq(c->regs[R_BX], 0xbeef1234);
+    ck_assert(!(c->eflags & X86_NT));
+    ck_assert_uint_eq(r32(TSS2 + 0x20), 0x4002);
+    ck_assert_uint_eq(r32(TSS2 + 0x34), 0xbeef0042);
+    ck_assert_uint_eq(m.mem[GDT + TSS2_SEL + 5], 0x89);
+    ck_assert_uint_eq(m.mem[GDT + TSS3_SEL + 5], 0x83);
+}
+END_TEST
+
+/* An exception through a task gate to a 16-bit TSS pushes its error code
+ * as a word; an interrupt to ring 0 while the current TSS is 16-bit takes
+ * its stack from SS0:SP0 at offsets 4 and 2 (SDM Vol. 2 INT n: "TSS is
+ * 16-bit"). */
+START_TEST(test_task16_gate_and_ring_stack)
+{
+    X86Cpu *c = m.cpu;
+    task16_setup();
+    /* The 16-bit task runs at CPL 3. */
+    w16(TSS3 + T16_CS, U_CS);
+    w16(TSS3 + T16_SS, U_DS);
+    w16(TSS3 + T16_DS, U_DS);
+    w16(TSS3 + T16_SP0, 0x9100);
+    w16(TSS3 + T16_SS0, K_DS);
+    w16(TSS3 + 0x06, 0x1111);        /* SP1, SS1: not used */
+    w16(TSS3 + 0x08, U_DS);
+    set_idt32(X86_EXC_NP, gate(TSS3_SEL, 0, 0x5, 0, 0));
+    x86_deliver(c, X86_EXC_NP, 0x48, true, false, 0x1000);
+    ck_assert_int_eq(c->exc.vector, -1);
+    ck_assert_uint_eq(c->tr.selector, TSS3_SEL);
+    ck_assert_uint_eq(c->cpl, 3);
+    ck_assert_uint_eq(c->rip, 0x4100);
+    ck_assert_uint_eq(c->regs[R_SP], 0x83fe);
+    ck_assert_uint_eq(r16(0x83fe), 0x48);
+    ck_assert_uint_eq(r16(0x8400), 0);
+    ck_assert_uint_eq(r16(TSS3), TSS_SEL);
+    ck_assert(c->eflags & X86_NT);
+    ck_assert_uint_eq(r32(TSS32 + 0x20), 0x1000);
+    ck_assert_uint_eq(m.mem[GDT + TSS_SEL + 5], 0x8b);
+    ck_assert_uint_eq(m.mem[GDT + TSS3_SEL + 5], 0x83);
+    /* An external interrupt to a ring-0 handler: SS0:SP0 from the 16-bit
+     * TSS, the usual 32-bit frame on it. */
+    set_idt32(0x20, gate(K_CS, 0x5000, 0xe, 0, 0));
+    x86_deliver(c, 0x20, 0, false, false, 0x4100);
+    ck_assert_int_eq(c->exc.vector, -1);
+    ck_assert_uint_eq(c->cpl, 0);
+    ck_assert_uint_eq(c->rip, 0x5000);
+    ck_assert_uint_eq(c->segs[S_SS].selector, K_DS);
+    ck_assert_uint_eq(c->regs[R_SP], 0x9100 - 20);
+    ck_assert_uint_eq(r32(0x9100 - 4), U_DS);
+    ck_assert_uint_eq(r32(0x9100 - 8), 0x83fe);
+    ck_assert_uint_eq(r32(0x9100 - 16), U_CS);
+    ck_assert_uint_eq(r32(0x9100 - 20), 0x4100);
+}
+END_TEST
+
+/* Table 7-1: a 16-bit TSS needs a limit >= 0x2b, a 32-bit one >= 0x67
+ * (#TS(new TSS), before the commit point: nothing changes); a current
+ * 16-bit TSS too small for the outgoing state is #TS(TR). */
+START_TEST(test_task16_limits)
+{
+    X86Cpu *c = m.cpu;
+    task16_setup();
+    w64(GDT + TSS3_SEL, desc(TSS3, 0x2a, ACC(0x1, 0, 0, 1), 0));
+    ck_assert(!x86_far_jump(c, TSS3_SEL, 0, 4));
+    expect_exc(X86_EXC_TS, TSS3_SEL);
+    ck_assert_uint_eq(c->tr.selector, TSS_SEL);
+    ck_assert_uint_eq(c->rip, 0x1000);
+    ck_assert_uint_eq(c->regs[R_BX], 0x5555);
+    ck_assert_uint_eq(m.mem[GDT + TSS3_SEL + 5], 0x81);
+    ck_assert_uint_eq(m.mem[GDT + TSS_SEL + 5], 0x8b);
+    ck_assert_uint_eq(r32(TSS32 + 0x20), 0);
+    /* Through an IDT task gate: EXT set. */
+    set_idt32(0x41, gate(TSS3_SEL, 0, 0x5, 0, 0));
+    set_idt32(X86_EXC_TS, gate(K_CS, 0x6000, 0xe, 0, 0));
+    x86_deliver(c, 0x41, 0, false, false, 0x1000);
+    ck_assert_uint_eq(c->rip, 0x6000);
+    ck_assert_uint_eq(c->tr.selector, TSS_SEL);
+    ck_assert_uint_eq(r32(c->regs[R_SP]), TSS3_SEL | 1);
+    /* A 32-bit TSS with the 16-bit minimum is still too small. */
+    task16_setup();
+    w64(GDT + TSS2_SEL, desc(TSS2, 0x2b, ACC(0x9, 0, 0, 1), 0));
+    ck_assert(!x86_far_jump(c, TSS2_SEL, 0, 4));
+    expect_exc(X86_EXC_TS, TSS2_SEL);
+    /* The current task's 16-bit TSS must reach DS (offset 0x29). */
+    task16_setup();
+    w64(GDT + TSS3_SEL, desc(TSS3, 0x28, ACC(0x3, 0, 0, 1), 0));
+    x86_seg_from_descriptor(&c->tr, TSS3_SEL, r64(GDT + TSS3_SEL), 0);
+    ck_assert(!x86_far_jump(c, TSS2_SEL, 0, 4));
+    expect_exc(X86_EXC_TS, TSS3_SEL);
+    ck_assert_uint_eq(c->tr.selector, TSS3_SEL);
+    ck_assert_uint_eq(m.mem[GDT + TSS2_SEL + 5], 0x89);
+}
+END_TEST
+
+/* The T flag of a 32-bit TSS (SDM 7.2.1, Vol. 3B 17.3.1.5): after the
+ * switch, #DB (no error code) with DR6.BT set, delivered in the new task
+ * with its first EIP as the return address (a trap). */
+START_TEST(test_task_debug_trap)
+{
+    X86Cpu *c = m.cpu;
+    task_setup(K_DS);
+    w16(TSS2 + 0x64, 1);
+    set_idt32(X86_EXC_DB, gate(K_CS, 0x6000, 0xe, 0, 0));
+    c->dr[6] = 0xffff0ff0;
+    /* JMP: the switch completes, then #DB is raised with the new task
+     * loaded; the run loop delivers it at cpu->rip. */
+    ck_assert(!x86_far_jump(c, TSS2_SEL, 0, 4));
+    ck_assert_int_eq(c->exc.vector, X86_EXC_DB);
+    ck_assert(!c->exc.has_error);
+    ck_assert_uint_eq(c->tr.selector, TSS2_SEL);
+    ck_assert_uint_eq(c->rip, 0x4000);
+    ck_assert_uint_eq(c->regs[R_AX], 0xaaaa);
+    ck_assert_uint_eq(c->dr[6], 0xffff8ff0u);
+    ck_assert_uint_eq(r32(TSS32 + 0x20), 0x1002);
+    ck_assert_uint_eq(m.mem[GDT + TSS2_SEL + 5], 0x8b);
+    c->exc.vector = -1;
+    x86_deliver(c, X86_EXC_DB, 0, false, false, c->rip);
+    ck_assert_uint_eq(c->rip, 0x6000);
+    ck_assert_uint_eq(c->regs[R_SP], 0x8800 - 12);
+    ck_assert_uint_eq(r32(0x8800 - 12), 0x4000);
+    ck_assert_uint_eq(r32(0x8800 - 8), K_CS);
+    /* Through an IDT task gate, with an error code: the switch pushes it,
+     * then x86_deliver delivers the #DB in the new task. */
+    task_setup(K_DS);
+    w16(TSS2 + 0x64, 1);
+    c->dr[6] = 0xffff0ff0;
+    set_idt32(X86_EXC_GP, gate(TSS2_SEL, 0, 0x5, 0, 0));
+    x86_deliver(c, X86_EXC_GP, 0x1234, true, false, 0x1000);
+    ck_assert_int_eq(c->exc.vector, -1);
+    ck_assert_uint_eq(c->tr.selector, TSS2_SEL);
+    ck_assert_uint_eq(c->rip, 0x6000);
+    ck_assert_uint_eq(c->dr[6], 0xffff8ff0u);
+    ck_assert_uint_eq(c->regs[R_SP], 0x8800 - 16);
+    ck_assert_uint_eq(r32(0x8800 - 4), 0x1234);        /* #GP's error code */
+    ck_assert_uint_eq(r32(0x8800 - 8) & X86_NT, X86_NT); /* EFLAGS of the new task */
+    ck_assert_uint_eq(r32(0x8800 - 16), 0x4000);
+    ck_assert_uint_eq(r32(TSS32 + 0x20), 0x1000);
+    /* T = 0: no #DB. */
+    task_setup(K_DS);
+    c->dr[6] = 0xffff0ff0;
+    ck_assert(x86_far_jump(c, TSS2_SEL, 0, 4));
+    ck_assert_int_eq(c->exc.vector, -1);
+    ck_assert_uint_eq(c->dr[6], 0xffff0ff0u);
+}
+END_TEST
+
+/* Descriptors for the check-order tests: entry 17 not-present code, 18 a
+ * not-present LDT, 19 not-present data of DPL 3. */
+enum { NP_CS = 0x88, NP_LDT = 0x90, NP_DS3 = 0x98 };
+
+/* JMP to TSS2 with these selectors: the switch commits, then the first
+ * failing row of table 7-1 is raised in the new task. */
+static void order_case(uint16_t cs, uint16_t ss, uint16_t ds, uint16_t gs, uint16_t ldt,
+                       int vector, uint32_t err)
+{
+    X86Cpu *c = m.cpu;
+    task_setup(K_DS);
+    w64(GDT + NP_CS, desc(0, 0xfffff, ACC(0xa, 1, 0, 0), FL_DB | FL_G));
+    w64(GDT + NP_LDT, desc(0x5000, 0xff, ACC(0x2, 0, 0, 0), 0));
+    w64(GDT + NP_DS3, desc(0, 0xfffff, ACC(0x2, 1, 3, 0), FL_DB | FL_G));
+    c->gdtr.limit = NP_DS3 + 7;
+    w16(TSS2 + 0x4c, cs);
+    w16(TSS2 + 0x50, ss);
+    w16(TSS2 + 0x54, ds);
+    w16(TSS2 + 0x5c, gs);
+    w16(TSS2 + 0x60, ldt);
+    ck_assert(!x86_far_jump(c, TSS2_SEL, 0, 4));
+    ck_assert_uint_eq(c->tr.selector, TSS2_SEL);
+    ck_assert_uint_eq(c->rip, 0x4000);
+    expect_exc(vector, err);
+}
+
+/* Table 7-1 after the commit point, in its row order: when two conditions
+ * fail, the earlier row is reported. */
+START_TEST(test_task_switch_check_order)
+{
+    X86Cpu *c = m.cpu;
+    /* SS DPL != CPL (row 10) before CS not present (row 13). */
+    order_case(NP_CS, U_DS & ~3, K_DS, 0, 0, X86_EXC_TS, U_DS & ~3);
+    ck_assert_uint_eq(c->segs[S_CS].limit, 0);      /* nothing loaded */
+    /* SS not present (row 9) before the LDT not present (row 11); the
+     * absent LDT is not left usable. */
+    order_case(K_CS, NP_DS, K_DS, 0, NP_LDT, X86_EXC_SS, NP_DS);
+    ck_assert_uint_eq(c->ldtr.selector, NP_LDT);
+    ck_assert(!(c->ldtr.attr & X86_SEGA_P));
+    /* SS not present (row 9) before its DPL (row 10). */
+    order_case(K_CS, NP_DS3, K_DS, 0, 0, X86_EXC_SS, NP_DS3);
+    /* CS DPL != RPL (row 7) before an SS that is no writable data (row 8). */
+    order_case(U_CS & ~3, K_CS, K_DS, 0, 0, X86_EXC_TS, U_CS & ~3);
+    /* The LDT not present (row 11) before CS not present (row 13). */
+    order_case(NP_CS, K_DS, K_DS, 0, NP_LDT, X86_EXC_TS, NP_LDT);
+    /* An LDT selector that selects no LDT (row 6) comes first of all. */
+    order_case(NP_CS, NP_DS, K_DS, 0, K_DS, X86_EXC_TS, K_DS);
+    /* GS beyond the GDT (row 15) before DS not present (row 17); CS and
+     * SS passed their rows and are loaded, DS..GS are not. */
+    order_case(K_CS, K_DS, NP_DS, 0x3f8, 0, X86_EXC_TS, 0x3f8);
+    ck_assert_uint_eq(c->segs[S_CS].limit, 0xffffffffu);
+    ck_assert_uint_eq(c->segs[S_SS].limit, 0xffffffffu);
+    ck_assert(!(c->segs[S_DS].attr & X86_SEGA_P));
+    ck_assert_uint_eq(c->segs[S_GS].selector, 0x3f8);
+    /* DS not present (row 17) alone: #NP. */
+    order_case(K_CS, K_DS, NP_DS, 0, 0, X86_EXC_NP, NP_DS);
+    /* A system descriptor in GS (row 15) before DS not present (row 17). */
+    order_case(K_CS, K_DS, NP_DS, TSS_SEL, 0, X86_EXC_TS, TSS_SEL);
 }
 END_TEST
 
@@ -1222,6 +1593,12 @@ static Suite *suite(void)
         { "deliver_stack_fault_no_commit", test_deliver_stack_fault_no_commit },
         { "task_gate_and_return", test_task_gate_and_return },
         { "task_switch_faults", test_task_switch_faults },
+        { "task16_jmp_call_iret", test_task16_jmp_call_iret },
+        { "task16_to_32_and_back", test_task16_to_32_and_back },
+        { "task16_gate_and_ring_stack", test_task16_gate_and_ring_stack },
+        { "task16_limits", test_task16_limits },
+        { "task_debug_trap", test_task_debug_trap },
+        { "task_switch_check_order", test_task_switch_check_order },
         { "deliver_v86", test_deliver_v86 },
         { "deliver_long_and_iretq", test_deliver_long_and_iretq },
         { "deliver_long_ist_same_level", test_deliver_long_ist_same_level },

@@ -137,10 +137,11 @@ bool x86_read_descriptor(X86Cpu *cpu, uint16_t sel, uint64_t *lo, uint64_t *hi,
                          bool *bad_index);
 void x86_seg_from_descriptor(X86Seg *s, uint16_t sel, uint64_t lo, uint64_t hi);
 
-/* Hardware task switches (x86_task.c; SDM Vol. 3A 7.3), 32-bit TSS, not
- * in IA-32e mode (callers raise #GP there). Fault discipline as above,
- * except that a fault after the commit point is raised with the new task
- * loaded (cpu->task_switched set). */
+/* Hardware task switches (x86_task.c; SDM Vol. 3A 7.3), 16- and 32-bit
+ * TSSs, not in IA-32e mode (callers raise #GP there). Fault discipline as
+ * above, except that a fault after the commit point, and the #DB trap of a
+ * new TSS's T flag, are raised with the new task loaded (cpu->task_switched
+ * set). */
 typedef enum X86TaskSource { X86_TASK_JMP, X86_TASK_CALL, X86_TASK_IRET, X86_TASK_INT } X86TaskSource;
 /* Far JMP (call = false) or CALL to the TSS or task gate `sel` (descriptor
  * low half `lo`, type 1, 5 or 9); the outgoing EIP is cpu->next_rip. */

@@ -4,8 +4,11 @@
 ; through a task gate in the IDT, faults whose IDT entries are task gates
 ; (#GP with its error code on the handler task's stack and the faulting EIP
 ; saved in the old TSS), a JMP to a busy TSS (#GP(selector)), a TSS whose
-; limit is too small (#TS(selector)), and a #DF delivered through a task
-; gate (#GP whose IDT gate is not present).
+; limit is too small (#TS(selector)), a #DF delivered through a task
+; gate (#GP whose IDT gate is not present), a far CALL to a task with a
+; 16-bit TSS and its IRET back (SDM 7.6: the registers' upper halves kept,
+; the 16-bit state saved as words), and a JMP to a task whose TSS has the
+; T flag set (#DB before its first instruction, DR6.BT set).
 %include "lib32.inc"
 %include "check32.inc"
 
@@ -17,7 +20,20 @@ TSS_EAX         equ 0x28
 TSS_ESP         equ 0x38
 TSS_ES          equ 0x48
 TSS_IOMAP       equ 0x66
+TSS_T           equ 0x64
 TSS_SIZE        equ 104
+
+; The 16-bit TSS (SDM 7.6, figure 7-10).
+T16_LINK        equ 0
+T16_IP          equ 14
+T16_FLAGS       equ 16
+T16_AX          equ 18
+T16_SP          equ 26
+T16_ES          equ 34
+T16_CS          equ 36
+T16_SS          equ 38
+T16_DS          equ 40
+T16_SIZE        equ 44
 
 SEL_MAIN        equ 0x18            ; the boot task's TSS
 SEL_A           equ 0x20            ; task A: far JMP target
@@ -26,6 +42,10 @@ SEL_GATE_B      equ 0x30            ; task gate (GDT) -> task B
 SEL_C           equ 0x38            ; task C: fault handler task
 SEL_SMALL       equ 0x40            ; TSS with limit 0x50 (< 0x67): #TS
 SEL_D           equ 0x48            ; task D: int 0x40 handler task
+SEL_T16         equ 0x50            ; task T16: 16-bit TSS, far CALL target
+SEL_CODE_T16    equ 0x58            ; T16's code: base task16, 4 GiB, 32-bit
+SEL_STACK_T16   equ 0x60            ; T16's stack: base stack_t16, 64 KiB, 16-bit
+SEL_TT          equ 0x68            ; task TT: T flag set
 
         MULTIBOOT_AOUT
 
@@ -62,6 +82,25 @@ start:
         mov eax, tss_small
         mov ecx, 0x50
         call make_tss_desc
+        mov edi, gdt + SEL_TT
+        mov eax, tss_tt
+        mov ecx, TSS_SIZE - 1
+        call make_tss_desc
+        mov edi, gdt + SEL_T16
+        mov eax, tss_t16
+        mov ecx, T16_SIZE - 1
+        call make_tss_desc
+        mov byte [gdt + SEL_T16 + 5], 0x81      ; available 16-bit TSS
+        ; T16 runs from a code segment based at task16 (IP is 16 bits),
+        ; on a 16-bit stack (the upper half of ESP is the previous task's).
+        mov edi, gdt + SEL_CODE_T16
+        mov eax, task16
+        mov ebx, 0xcf9b                 ; 4 GiB, 32-bit, code, present
+        call make_seg_desc
+        mov edi, gdt + SEL_STACK_T16
+        mov eax, stack_t16
+        mov ebx, 0x0093                 ; 64 KiB, 16-bit, data, present
+        call make_seg_desc
 
         ; The tasks' initial states.
         mov edi, tss_a
@@ -81,6 +120,18 @@ start:
         mov eax, task_d
         mov ebx, stack_d_top
         call init_tss
+        mov edi, tss_tt
+        mov eax, task_tt
+        mov ebx, stack_tt_top
+        call init_tss
+        mov byte [tss_tt + TSS_T], 1
+        mov word [tss_t16 + T16_FLAGS], 2
+        mov word [tss_t16 + T16_AX], 0x1616
+        mov word [tss_t16 + T16_SP], 0x1000
+        mov word [tss_t16 + T16_ES], 0x10
+        mov word [tss_t16 + T16_CS], SEL_CODE_T16
+        mov word [tss_t16 + T16_SS], SEL_STACK_T16
+        mov word [tss_t16 + T16_DS], 0x10
 
         ; IDT: #DF, #TS and #GP go to task C; int 0x40 to task D.
         mov eax, 8
@@ -210,6 +261,74 @@ after_df:
         call newline
         CHECKV dword [got_eip], df_insn, 0x27, "EIP saved by #DF"
 
+        ; --- 8. far CALL to a task with a 16-bit TSS, which returns with IRET.
+        mov eax, 0xabcd0000
+        mov [main_esp], esp
+        call SEL_T16:0
+after_call_t16:
+        CHECKV eax, 0xabcd0000, 0x29, "eax after the 16-bit task"
+        PRINT "16-bit task: eax="
+        mov eax, [t16_eax]
+        call print_hex
+        PRINT " tr="
+        mov eax, [t16_tr]
+        call print_hex
+        PRINT " NT="
+        mov eax, [t16_flags]
+        shr eax, 14
+        and eax, 1
+        call print_dec
+        PRINT " T16="
+        mov eax, [t16_busy]
+        call print_hex
+        call newline
+        PRINT "iret from 16-bit task: T16="
+        movzx eax, byte [gdt + SEL_T16 + 5]
+        call print_hex
+        PRINT " link="
+        movzx eax, word [tss_t16 + T16_LINK]
+        call print_hex
+        PRINT " FLAGS.NT="
+        movzx eax, word [tss_t16 + T16_FLAGS]
+        shr eax, 14
+        and eax, 1
+        call print_dec
+        call newline
+        CHECKV word [tss_t16 + T16_IP], task16_back - task16, 0x2a, "the 16-bit task's saved IP"
+        CHECKV word [t16_esp], 0x1000, 0x2b, "SP in the 16-bit task"
+        mov eax, [t16_esp]
+        mov edx, [main_esp]
+        shr eax, 16
+        shr edx, 16
+        CHECKV eax, edx, 0x2c, "upper half of ESP in the 16-bit task"
+
+        ; --- 9. JMP to a task whose TSS has T = 1: #DB (an interrupt gate)
+        ; is taken in the new task before its first instruction.
+        mov eax, 1
+        mov ebx, db_handler
+        mov cl, INT_GATE
+        call set_gate
+        jmp SEL_TT:0
+after_tt:
+        PRINT "T flag: #DB count="
+        mov eax, [db_count]
+        call print_dec
+        PRINT " before task TT ran="
+        mov eax, [tt_saw_db]
+        call print_dec
+        PRINT " DR6.BT="
+        mov eax, [db_dr6]
+        shr eax, 15
+        and eax, 1
+        call print_dec
+        PRINT " tr="
+        mov eax, [db_tr]
+        call print_hex
+        call newline
+        CHECKV dword [db_eip], task_tt, 0x2d, "#DB return EIP: task TT's first instruction"
+        mov eax, 0xffff0ff0
+        mov dr6, eax
+
         CHECKV esi, 0x12345678, 0x28, "esi across task switches"
         PRINT "esi kept="
         mov eax, esi
@@ -309,6 +428,58 @@ task_c:
         iret
         jmp task_c
 
+; --- Task T16 (16-bit TSS): entered by far CALL, leaves by IRET. Its code
+; segment starts at task16; it runs 32-bit code with DS flat.
+task16:
+        mov [t16_eax], eax
+        str ax
+        movzx eax, ax
+        mov [t16_tr], eax
+        pushfd
+        pop eax
+        mov [t16_flags], eax
+        mov [t16_esp], esp
+        movzx eax, byte [gdt + SEL_T16 + 5]
+        mov [t16_busy], eax
+        iret
+task16_back:
+        FAILV 0x35, "task T16 resumed"
+
+; --- Task TT (T = 1): #DB came first; back to main by far JMP.
+task_tt:
+        mov eax, [db_count]
+        mov [tt_saw_db], eax
+        jmp SEL_MAIN:0
+        FAILV 0x36, "task TT resumed"
+
+; #DB handler (interrupt gate): records the return EIP, DR6 and TR.
+db_handler:
+        push eax
+        mov eax, [esp + 4]
+        mov [db_eip], eax
+        mov eax, dr6
+        mov [db_dr6], eax
+        str ax
+        movzx eax, ax
+        mov [db_tr], eax
+        inc dword [db_count]
+        pop eax
+        iret
+
+; make_seg_desc: the GDT entry at edi becomes a segment with base eax,
+; limit 15:0 = 0xffff, access byte bl, flags and limit 19:16 in bh.
+make_seg_desc:
+        push eax
+        mov word [edi], 0xffff
+        mov [edi + 2], ax
+        shr eax, 16
+        mov [edi + 4], al
+        mov [edi + 5], bl
+        mov [edi + 6], bh
+        mov [edi + 7], ah
+        pop eax
+        ret
+
 ; make_tss_desc: the GDT entry at edi becomes an available 32-bit TSS
 ; (type 9, present, DPL 0, byte granular) with base eax, limit cx.
 make_tss_desc:
@@ -371,6 +542,10 @@ gdt:
         dq 0                            ; 0x38: TSS C
         dq 0                            ; 0x40: TSS with a small limit
         dq 0                            ; 0x48: TSS D
+        dq 0                            ; 0x50: 16-bit TSS T16
+        dq 0                            ; 0x58: T16's code
+        dq 0                            ; 0x60: T16's stack
+        dq 0                            ; 0x68: TSS TT (T = 1)
 gdt_end:
 gdt_desc:
         dw gdt_end - gdt - 1
@@ -381,6 +556,17 @@ resume_eip:     dd 0
 got_err:        dd 0
 got_eip:        dd 0
 got_link:       dd 0
+main_esp:       dd 0
+t16_eax:        dd 0
+t16_tr:         dd 0
+t16_flags:      dd 0
+t16_esp:        dd 0
+t16_busy:       dd 0
+db_count:       dd 0
+db_eip:         dd 0
+db_dr6:         dd 0
+db_tr:          dd 0
+tt_saw_db:      dd 0
 
         LIB_CODE
 image_end:
@@ -399,6 +585,10 @@ tss_d:          resb TSS_SIZE
         alignb 16
 tss_small:      resb TSS_SIZE
         alignb 16
+tss_tt:         resb TSS_SIZE
+        alignb 16
+tss_t16:        resb T16_SIZE
+        alignb 16
         resb 4096
 stack_a_top:
         resb 4096
@@ -407,4 +597,8 @@ stack_b_top:
 stack_c_top:
         resb 4096
 stack_d_top:
+        resb 4096
+stack_tt_top:
+stack_t16:
+        resb 4096
 bss_end:
