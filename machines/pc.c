@@ -926,6 +926,10 @@ static bool build_cpus(PcMachine *pc, const PcConfig *cfg, GError **err)
                                cpu_view_as(pc->data_views[i]), err)) {
             return false;
         }
+        if (cfg->jit != PC_JIT_DEFAULT) {
+            x86_cpu_set_jit(pc->cpus[i], cfg->jit == PC_JIT_OFF ? X86_JIT_OFF
+                                         : cfg->jit == PC_JIT_ON ? X86_JIT_ON : X86_JIT_EAGER);
+        }
         pc->cpus[i]->trace = cfg->trace;
         pc->cpus[i]->trace_out = cfg->trace_out ? cfg->trace_out : stderr;
         /* The APs wait for INIT/SIPI. */

@@ -219,6 +219,14 @@ typedef enum PcSerialBackend {
     PC_SERIAL_FILE,           /* output to serial_path (created or truncated), no input */
 } PcSerialBackend;
 
+/* Block translation (targets/x86/x86_jit.h) for the machine's CPUs. */
+typedef enum PcJit {
+    PC_JIT_DEFAULT = 0,       /* x86_cpu_jit_default(): MMUSIM_JIT, else on */
+    PC_JIT_OFF,               /* interpret everything */
+    PC_JIT_ON,                /* translate blocks once they ran a few times */
+    PC_JIT_EAGER,             /* translate every block at its first run */
+} PcJit;
+
 typedef struct PcConfig {
     unsigned smp;             /* 1..PC_MAX_SMP; 0 means 1 */
     uint64_t ram_size;        /* PC_MIN_RAM..PC_MAX_RAM, a multiple of 4 KiB; 0: default */
@@ -231,6 +239,7 @@ typedef struct PcConfig {
     PcSerialBackend serial;
     const char *serial_path;  /* PC_SERIAL_FILE */
     uint32_t trace;           /* X86_TRACE_* for every CPU */
+    PcJit jit;                /* block translation of every CPU */
     FILE *trace_out;          /* NULL: stderr */
 } PcConfig;
 

@@ -687,7 +687,9 @@ out:
     "--serial: stdio (default: output to stdout, input from stdin), none, or file:PATH.\n"    \
     "--trace: comma-separated in_asm (each instruction), exec (each block), int\n"            \
     "(interrupts and exceptions), mmu (page walks), tlb (each CPU's TLB at exit);\n"          \
-    "traces go to --trace-file (default stderr).\n"                                           \
+    "traces go to --trace-file (default stderr); tracing in_asm or exec interprets.\n"      \
+    "--jit (pc): on (default, or $MMUSIM_JIT) translates blocks to host code after they\n"  \
+    "ran a few times, eager at their first run, off interprets everything.\n"               \
     "\n"                                                                                      \
     "Exit status:\n"                                                                          \
     "  0        every CPU halted with interrupts off\n"                                      \
@@ -859,7 +861,7 @@ static int cmd_run(const Subcommand *cmd, int argc, char **argv)
     g_autofree char *prog = subcommand_prog(cmd);
     char *machine = NULL, *smp_str = NULL, *mem_str = NULL, *kernel = NULL, *append = NULL;
     char *initrd = NULL, *bios = NULL, *serial = NULL, *trace = NULL, *trace_file = NULL;
-    char *max_str = NULL, *timeout_str = NULL, *gic_str = NULL, *dumpdtb = NULL;
+    char *max_str = NULL, *timeout_str = NULL, *gic_str = NULL, *dumpdtb = NULL, *jit = NULL;
     gboolean semihosting = FALSE, no_reboot = FALSE, mtree = FALSE, mtree_flat = FALSE;
     bool virt = false;
     GPtrArray *pos = NULL;
@@ -889,6 +891,9 @@ static int cmd_run(const Subcommand *cmd, int argc, char **argv)
         { "trace", 0, 0, G_OPTION_ARG_STRING, &trace, "What to trace", "in_asm,exec,int,mmu,tlb" },
         { "trace-file", 0, 0, G_OPTION_ARG_FILENAME, &trace_file,
           "Write traces here (default stderr)", "FILE" },
+        { "jit", 0, 0, G_OPTION_ARG_STRING, &jit,
+          "pc: translate hot blocks to host code (default on; eager: every block)",
+          "on|off|eager" },
         { "max-insns", 0, 0, G_OPTION_ARG_STRING, &max_str,
           "Stop after N instructions (all CPUs together)", "N" },
         { "timeout", 0, 0, G_OPTION_ARG_STRING, &timeout_str,
@@ -999,6 +1004,22 @@ static int cmd_run(const Subcommand *cmd, int argc, char **argv)
             goto out;
         }
     }
+    if (jit) {
+        if (virt) {
+            rc = usage_error(prog, "--jit is an option of the pc machine (virt interprets)");
+            goto out;
+        }
+        if (!strcmp(jit, "on")) {
+            cfg.jit = PC_JIT_ON;
+        } else if (!strcmp(jit, "off")) {
+            cfg.jit = PC_JIT_OFF;
+        } else if (!strcmp(jit, "eager")) {
+            cfg.jit = PC_JIT_EAGER;
+        } else {
+            rc = usage_error(prog, "--jit '%s': must be on, off or eager", jit);
+            goto out;
+        }
+    }
     if (max_str) {
         if (!parse_number(max_str, &lim.max_insns, &why)) {
             rc = usage_error(prog, "--max-insns '%s': %s", max_str, why);
@@ -1104,6 +1125,7 @@ out:
     g_free(timeout_str);
     g_free(gic_str);
     g_free(dumpdtb);
+    g_free(jit);
     return rc;
 }
 

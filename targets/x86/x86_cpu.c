@@ -15,7 +15,11 @@
 
 #include "targets/x86/x86_codecache.h"
 #include "targets/x86/x86_internal.h"
+#include "targets/x86/x86_jit.h"
 #include "targets/x86/x86_smm.h"
+#ifdef MMUSIM_HOST_JIT
+#include "targets/jit/jit_mem.h"
+#endif
 
 /* --- Flags and modes --- */
 
@@ -190,6 +194,7 @@ X86Cpu *x86_cpu_new(unsigned index, CpuView *view, AddressSpace *io_as, CodeCach
         g_free(cpu);
         return NULL;
     }
+    cpu->jit_mode = x86_cpu_jit_default();
     x86_cpu_reset(cpu);
     return cpu;
 }
@@ -323,7 +328,7 @@ static X86Block *build_block(X86Cpu *cpu, uint64_t paddr, const uint8_t *host, u
     }
     Dispatch *d = as_dispatch(cpu->mem_as);
     const MemSection *s = dispatch_section(d, dispatch_lookup(d, paddr, NULL));
-    X86Block *b = g_malloc(sizeof(X86Block) + n * sizeof(X86Insn));
+    X86Block *b = g_malloc0(sizeof(X86Block) + n * sizeof(X86Insn));
     b->cb = (CodeBlock){
         .host = (uintptr_t)host,
         .mode = code_size,
@@ -456,6 +461,52 @@ static G_GNUC_NO_INLINE void exec_block_traced(X86Cpu *cpu, X86Block *b, unsigne
     }
 }
 
+X86JitMode x86_cpu_jit_default(void)
+{
+    const char *e = g_getenv("MMUSIM_JIT");
+    if (e && strcmp(e, "off") == 0) {
+        return X86_JIT_OFF;
+    }
+    if (e && strcmp(e, "eager") == 0) {
+        return X86_JIT_EAGER;
+    }
+    return X86_JIT_ON;
+}
+
+void x86_cpu_set_jit(X86Cpu *cpu, X86JitMode mode)
+{
+    cpu->jit_mode = (uint8_t)mode;
+}
+
+/* The block's translation, made now if it is due; NULL: interpret it. */
+static inline X86JitFn block_jit(X86Cpu *cpu, X86Block *b, unsigned code_size)
+{
+#ifdef MMUSIM_HOST_JIT
+    if (!cpu->jit_mode) {
+        return NULL;
+    }
+    if (G_LIKELY(b->jit != NULL) && G_LIKELY(b->jit_gen == jit_mem_generation())) {
+        return b->jit;
+    }
+    if (b->jit_unable || (cpu->jit_mode == X86_JIT_ON && ++b->execs < X86_JIT_THRESHOLD)) {
+        return NULL;
+    }
+    X86JitFn fn = x86_jit_translate(b, code_size);
+    if (!fn) {
+        b->jit_unable = true;
+        return NULL;
+    }
+    b->jit = fn;
+    b->jit_gen = jit_mem_generation();
+    return fn;
+#else
+    (void)cpu;
+    (void)b;
+    (void)code_size;
+    return NULL;
+#endif
+}
+
 /* Whether a round has anything to do before running the next block: the
  * common case, none of it, costs these loads only. */
 static inline bool round_pending(X86Cpu *cpu)
@@ -530,6 +581,21 @@ static void exec_block(X86Cpu *cpu, uint64_t end, bool shadow)
         return;
     }
     for (;;) {
+        X86JitFn jit;
+        if (n == b->n && !shadow && (jit = block_jit(cpu, b, code_size)) != NULL) {
+            int v = jit(cpu, end);
+            unsigned kind = X86_JX_KIND(v);
+            if (kind == X86_JX_CHAIN) {
+                goto chain;
+            }
+            const X86Insn *at = &b->insns[kind == X86_JX_END ? b->n - 1u : X86_JX_INSN(v)];
+            if (kind == X86_JX_FINISH) {
+                finish_insn(cpu, at, (int)X86_JX_R(v));
+            } else if (at->flags & X86_INSN_SEGW) {
+                x86_seg_windows_update(cpu);
+            }
+            return;
+        }
         const X86Insn *in = b->insns;
         for (unsigned i = 0; i < n; i++, in++) {
             uint64_t next = (rip + in->len) & ip_mask;

@@ -222,6 +222,8 @@ struct X86Cpu {
         uint64_t lo, cnt, base;
     } segwin[8][2];
     unsigned data_mmu_idx;   /* x86_mmu_index(cpu, false) outside SMM */
+    TlbTable *jit_dtlb;      /* &tables[data_mmu_idx] of the TLB, for translated code */
+    uint8_t jit_mode;        /* X86JitMode */
     /* Recomputed with segwin, for the run loop: x86_code_size() and the jump
      * cache mode (code size | x86_fetch_mmu_index(cpu, false) << 4). */
     unsigned fetch_code_size;
@@ -240,6 +242,14 @@ void x86_cpu_free(X86Cpu *cpu);
 void x86_cpu_reset(X86Cpu *cpu);
 /* INIT: like reset but keeps MSRs the SDM says INIT preserves. */
 void x86_cpu_init(X86Cpu *cpu);
+/* Block translation (targets/x86/x86_jit.h): off (interpret everything),
+ * on (translate blocks that ran X86_JIT_THRESHOLD times; the default), or
+ * eager (translate every block at once: for tests). The environment
+ * variable MMUSIM_JIT=off|on|eager sets the default of new CPUs. On hosts
+ * other than x86-64 every mode interprets. */
+typedef enum X86JitMode { X86_JIT_OFF = 0, X86_JIT_ON = 1, X86_JIT_EAGER = 2 } X86JitMode;
+void x86_cpu_set_jit(X86Cpu *cpu, X86JitMode mode);
+X86JitMode x86_cpu_jit_default(void);
 /* Run at most `max` instructions. */
 X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max);
 /* Assert SMI# (APIC SMI delivery, chipset APM port): latched until the CPU

@@ -13,6 +13,7 @@
 #define MMUSIM_TARGETS_X86_DECODE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct X86Cpu X86Cpu;

@@ -154,6 +154,7 @@ void x86_seg_windows_update(X86Cpu *cpu)
     bool m64 = x86_long_mode(cpu) && (cpu->segs[S_CS].attr & X86_SEGA_L);
     bool pm = (cpu->cr0 & X86_CR0_PE) && !(cpu->eflags & X86_VM);
     cpu->data_mmu_idx = x86_fetch_mmu_index(cpu, false);
+    cpu->jit_dtlb = &tlb_fast(cpu->tlb)->tables[cpu->data_mmu_idx];
     cpu->fetch_code_size = x86_code_size(cpu);
     cpu->fetch_mode = cpu->fetch_code_size | (cpu->data_mmu_idx << 4);
     for (unsigned seg = 0; seg < 8; seg++) {

@@ -1,0 +1,942 @@
+/*
+ * x86 block translator (x86_jit.h explains what a translation must keep).
+ *
+ * Host register use inside translated code:
+ *   RBX  the X86Cpu                      R12  rip at block entry
+ *   R14  nonzero once a handler ran in this iteration of a self-loop
+ *   R15  the icount limit (`end`)
+ *   RAX RCX RDX RSI RDI  scratch; every handler call clobbers them.
+ * Guest registers stay in X86Cpu.regs: each instruction loads what it
+ * reads and stores what it writes, so any exit leaves the state complete.
+ *
+ * icount invariant: on the straight-line path, memory holds the count at
+ * the start of the iteration plus `flushed` (known here). Handler calls
+ * first bring it up to date (handlers read it: RDTSC, the APIC timer), and
+ * a slow path that returns to the fast code puts it back as it was.
+ *
+ * Exits go through out-of-line stubs emitted after the block body, then one
+ * shared epilogue; the hot path falls through.
+ */
+#include "targets/x86/x86_jit.h"
+
+#include <stddef.h>
+
+#include "targets/x86/x86_insn.h"
+
+#ifdef MMUSIM_HOST_JIT
+
+#include "targets/jit/jit_mem.h"
+
+#define CPU_OFF(f) ((int32_t)offsetof(X86Cpu, f))
+#define REG_OFF(r) (CPU_OFF(regs) + 8 * (int32_t)(r))
+#define LF_OFF(f) (CPU_OFF(lf) + (int32_t)offsetof(X86LazyFlags, f))
+#define WIN_OFF(seg, w, f) \
+    (CPU_OFF(segwin) + (int32_t)(((seg) * 2 + (w)) * sizeof(struct X86SegWindow) + \
+                                 offsetof(struct X86SegWindow, f)))
+
+_Static_assert(sizeof(TlbEntry) == 32, "the TLB index is scaled by a shift of 5");
+_Static_assert(offsetof(X86LazyFlags, size) == offsetof(X86LazyFlags, op) + 1,
+               "op and size are stored as one 16-bit word");
+
+#define CPU X64_RBX
+#define RIP0 X64_R12
+#define SLOWRAN X64_R14
+#define END X64_R15
+
+/* What the translator does with each instruction. */
+typedef enum JKind {
+    J_CALL,                                   /* the interpreter's handler */
+    J_NOP,
+    J_MOV_RR, J_MOV_RI, J_MOV_RM, J_MOV_MR, J_MOV_MI,
+    J_LEA,
+    J_ALU_RR, J_ALU_RI, J_ALU_RM, J_ALU_MR, J_ALU_MI,
+    J_INCDEC,
+    J_JCC, J_JMP,
+} JKind;
+
+/* ALU operations: the host operation and what the guest's lazy record says. */
+typedef enum JAlu { JA_ADD, JA_OR, JA_AND, JA_SUB, JA_XOR, JA_CMP, JA_TEST, JA_INC, JA_DEC } JAlu;
+
+typedef struct JInsn {
+    JKind kind;
+    JAlu alu;
+    bool record;        /* its lazy flags record must be written */
+} JInsn;
+
+/* Out-of-line code, emitted after the body. */
+typedef enum StubKind {
+    STUB_RET,      /* a handler returned eax != X86_R_NEXT */
+    STUB_BREAK,    /* after X86_R_NEXT: the block was overwritten, exit or SMI */
+    STUB_SLOW,     /* a fast path gave up: run the handler, then go back */
+    STUB_EXIT,     /* return eax as is */
+} StubKind;
+
+#define MAX_PATCH 8
+typedef struct Stub {
+    StubKind kind;
+    unsigned insn;
+    unsigned flushed;         /* STUB_SLOW: the main path's count there */
+    size_t resume;            /* STUB_SLOW: where to go back to */
+    size_t patch[MAX_PATCH];  /* rel32 fields that jump here */
+    unsigned npatch;
+} Stub;
+
+#define MAX_STUBS (X86_BLOCK_MAX_INSNS * 3 + 8)
+
+typedef struct Tr {
+    X64Buf b;
+    X86Block *blk;
+    JInsn j[X86_BLOCK_MAX_INSNS];
+    unsigned code_size;
+    unsigned flushed;         /* see the icount invariant */
+    size_t loop_start;
+    Stub stubs[MAX_STUBS];
+    unsigned nstubs;
+    bool failed;              /* too many stubs: give up on this block */
+    /* What the lazy record holds, as far as this block's code knows. */
+    bool hostflags;           /* host flags = guest flags of `prod` (CF too unless INC/DEC) */
+    int prod;                 /* X86CCOp of the last translated flag producer, or -1 */
+    unsigned prod_size;
+    bool prod_stored;         /* ... and its record was written */
+    /* Offsets of instructions from the block start (its rip). */
+    unsigned off[X86_BLOCK_MAX_INSNS + 1];
+} Tr;
+
+/* --- Helpers translated code calls --- */
+
+static uint64_t jit_kept_cf(const X86LazyFlags *lf)
+{
+    return x86_alu_kept_cf(lf);
+}
+
+static uint64_t jit_cond(const X86LazyFlags *lf, uint64_t cc)
+{
+    return x86_cond(lf, (unsigned)cc);
+}
+
+/* --- Classification --- */
+
+static bool plain_prefixes(const X86Insn *in)
+{
+    return !(in->prefixes & (X86_PFX_LOCK | X86_PFX_REP | X86_PFX_REPNE));
+}
+
+static bool reg_ok(const X86Operand *o, unsigned sz)
+{
+    return o->kind == X86_OPK_REG && o->size == sz && o->reg < 16;
+}
+
+/* A memory operand the fast path can address: 32/64-bit (or 16-bit)
+ * address size, displacement within reach of a host disp32. */
+static bool mem_ok(const X86Insn *in, const X86Operand *o, unsigned sz)
+{
+    if (o->kind != X86_OPK_MEM || o->size != sz || o->seg > S_GS) {
+        return false;
+    }
+    if (in->addrsize == 8 && o->disp != (int32_t)o->disp) {
+        return false;
+    }
+    if (o->base == X86_RIP_REG && in->addrsize != 8) {
+        return false;
+    }
+    return (o->base < 16 || o->base == X86_RIP_REG || o->base == X86_NO_REG) &&
+           (o->index < 16 || o->index == X86_NO_REG) && o->index != X86_RIP_REG;
+}
+
+static bool imm32_ok(const X86Operand *o, unsigned sz)
+{
+    return o->kind == X86_OPK_IMM && (sz == 4 || o->disp == (int32_t)o->disp);
+}
+
+static JKind classify(const X86Insn *in, unsigned code_size, JAlu *alu)
+{
+    if (!plain_prefixes(in)) {
+        return J_CALL;
+    }
+    const X86Operand *d = &in->op[0], *s = &in->op[1];
+    unsigned sz = d->size;
+    switch (in->id) {
+    case X86_INS_NOP:
+        return J_NOP;
+    case X86_INS_JMP:
+    case X86_INS_JAE: case X86_INS_JA: case X86_INS_JBE: case X86_INS_JB:
+    case X86_INS_JE: case X86_INS_JGE: case X86_INS_JG: case X86_INS_JLE: case X86_INS_JL:
+    case X86_INS_JNE: case X86_INS_JNO: case X86_INS_JNP: case X86_INS_JNS: case X86_INS_JO:
+    case X86_INS_JP: case X86_INS_JS:
+        if (in->nops != 1 || d->kind != X86_OPK_IMM || !(in->flags & X86_INSN_ENDS_BLOCK)) {
+            return J_CALL;
+        }
+        if (!((code_size == 4 && in->opsize == 4) || code_size == 8)) {
+            return J_CALL;
+        }
+        return in->id == X86_INS_JMP ? J_JMP : J_JCC;
+    case X86_INS_MOV:
+        if (in->nops != 2 || (sz != 4 && sz != 8) || (in->flags & X86_INSN_SEGW)) {
+            return J_CALL;
+        }
+        if (reg_ok(d, sz) && reg_ok(s, sz)) return J_MOV_RR;
+        if (reg_ok(d, sz) && s->kind == X86_OPK_IMM) return J_MOV_RI;
+        if (reg_ok(d, sz) && mem_ok(in, s, sz)) return J_MOV_RM;
+        if (mem_ok(in, d, sz) && reg_ok(s, sz)) return J_MOV_MR;
+        if (mem_ok(in, d, sz) && imm32_ok(s, sz)) return J_MOV_MI;
+        return J_CALL;
+    case X86_INS_LEA:
+        if (in->nops == 2 && (sz == 4 || sz == 8) && reg_ok(d, sz) && s->kind == X86_OPK_MEM &&
+            mem_ok(in, s, s->size)) {
+            return J_LEA;
+        }
+        return J_CALL;
+    case X86_INS_INC: case X86_INS_DEC:
+        if (in->nops == 1 && (sz == 4 || sz == 8) && reg_ok(d, sz)) {
+            *alu = in->id == X86_INS_INC ? JA_INC : JA_DEC;
+            return J_INCDEC;
+        }
+        return J_CALL;
+    case X86_INS_ADD: *alu = JA_ADD; break;
+    case X86_INS_OR: *alu = JA_OR; break;
+    case X86_INS_AND: *alu = JA_AND; break;
+    case X86_INS_SUB: *alu = JA_SUB; break;
+    case X86_INS_XOR: *alu = JA_XOR; break;
+    case X86_INS_CMP: *alu = JA_CMP; break;
+    case X86_INS_TEST: *alu = JA_TEST; break;
+    default:
+        return J_CALL;
+    }
+    if (in->nops != 2 || (sz != 4 && sz != 8)) {
+        return J_CALL;
+    }
+    if (reg_ok(d, sz) && reg_ok(s, sz)) return J_ALU_RR;
+    if (reg_ok(d, sz) && imm32_ok(s, sz)) return J_ALU_RI;
+    if (reg_ok(d, sz) && mem_ok(in, s, sz)) return J_ALU_RM;
+    if (mem_ok(in, d, sz) && reg_ok(s, sz)) return J_ALU_MR;
+    if (mem_ok(in, d, sz) && imm32_ok(s, sz)) return J_ALU_MI;
+    return J_CALL;
+}
+
+/* The condition (X86_COND_*) of a Jcc. */
+static unsigned jcc_cond(unsigned id)
+{
+    switch (id) {
+    case X86_INS_JO: return X86_COND_O;
+    case X86_INS_JNO: return X86_COND_NO;
+    case X86_INS_JB: return X86_COND_B;
+    case X86_INS_JAE: return X86_COND_AE;
+    case X86_INS_JE: return X86_COND_E;
+    case X86_INS_JNE: return X86_COND_NE;
+    case X86_INS_JBE: return X86_COND_BE;
+    case X86_INS_JA: return X86_COND_A;
+    case X86_INS_JS: return X86_COND_S;
+    case X86_INS_JNS: return X86_COND_NS;
+    case X86_INS_JP: return X86_COND_P;
+    case X86_INS_JNP: return X86_COND_NP;
+    case X86_INS_JL: return X86_COND_L;
+    case X86_INS_JGE: return X86_COND_GE;
+    case X86_INS_JLE: return X86_COND_LE;
+    default: return X86_COND_G;
+    }
+}
+
+static bool is_alu(JKind k) { return k >= J_ALU_RR && k <= J_ALU_MI; }
+static bool is_producer(JKind k) { return is_alu(k) || k == J_INCDEC; }
+
+static X86CCOp alu_ccop(JAlu a)
+{
+    switch (a) {
+    case JA_ADD: return X86_CC_ADD;
+    case JA_SUB: case JA_CMP: return X86_CC_SUB;
+    case JA_INC: return X86_CC_INC;
+    case JA_DEC: return X86_CC_DEC;
+    default: return X86_CC_LOGIC;
+    }
+}
+
+/* Which flag records must be written: a producer's record is dead when the
+ * next instruction that touches flags overwrites them all without reading
+ * any, and cannot fault first (a fault pushes EFLAGS): a register ALU
+ * operation, or an INC/DEC after a logic operation (whose CF is known to
+ * be 0). Instructions that neither touch flags nor fault are skipped over. */
+static void plan_flags(Tr *tr, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        JInsn *p = &tr->j[i];
+        if (!is_producer(p->kind)) {
+            continue;
+        }
+        p->record = true;
+        for (unsigned k = i + 1; k < n; k++) {
+            JKind jk = tr->j[k].kind;
+            if (jk == J_NOP || jk == J_MOV_RR || jk == J_MOV_RI || jk == J_LEA) {
+                continue;
+            }
+            if (jk == J_ALU_RR || jk == J_ALU_RI) {
+                p->record = false;
+            } else if (jk == J_INCDEC && alu_ccop(p->alu) == X86_CC_LOGIC) {
+                p->record = false;
+            }
+            break;
+        }
+    }
+}
+
+/* --- Emission helpers --- */
+
+static X64Mem cpu_mem(int32_t off) { return x64_mem(CPU, off); }
+
+static Stub *new_stub(Tr *tr, StubKind kind, unsigned insn)
+{
+    if (tr->nstubs == MAX_STUBS) {
+        tr->failed = true;
+        return &tr->stubs[0];
+    }
+    Stub *s = &tr->stubs[tr->nstubs++];
+    *s = (Stub){ .kind = kind, .insn = insn };
+    return s;
+}
+
+static void stub_patch(Tr *tr, Stub *s, size_t at)
+{
+    if (s->npatch == MAX_PATCH) {
+        tr->failed = true;
+        return;
+    }
+    s->patch[s->npatch++] = at;
+}
+
+static void jcc_to(Tr *tr, Stub *s, X64Cond cc) { stub_patch(tr, s, x64_jcc(&tr->b, cc)); }
+static void jmp_to(Tr *tr, Stub *s) { stub_patch(tr, s, x64_jmp(&tr->b)); }
+
+static void add_icount(Tr *tr, int64_t k)
+{
+    if (k) {
+        x64_alu_mi(&tr->b, X64_ADD, 8, cpu_mem(CPU_OFF(icount)), (int32_t)k);
+    }
+}
+
+/* reg = the address `off` bytes past the block start, masked to the code size. */
+static void ip_at(Tr *tr, X64Reg reg, int64_t off)
+{
+    x64_lea(&tr->b, tr->code_size == 8 ? 8 : 4, reg, x64_mem(RIP0, (int32_t)off));
+}
+
+static void store_rip(Tr *tr, int64_t off)
+{
+    ip_at(tr, X64_RAX, off);
+    x64_store(&tr->b, 8, cpu_mem(CPU_OFF(rip)), X64_RAX);
+}
+
+/* Call instruction i's handler. On the main path (`restore` false) the
+ * count is brought to i and stays there; from a slow stub it is put back
+ * to `flushed` afterwards. Exits: STUB_RET, STUB_BREAK. */
+static void emit_call(Tr *tr, unsigned i, unsigned flushed, bool restore)
+{
+    X64Buf *b = &tr->b;
+    const X86Insn *in = &tr->blk->insns[i];
+    add_icount(tr, (int64_t)i - flushed);
+    store_rip(tr, tr->off[i]);
+    ip_at(tr, X64_RAX, tr->off[i + 1]);
+    x64_store(b, 8, cpu_mem(CPU_OFF(next_rip)), X64_RAX);
+    x64_mov_rr(b, 8, X64_RDI, CPU);
+    x64_mov_ri(b, X64_RSI, (uint64_t)(uintptr_t)in);
+    x64_call(b, (const void *)in->fn);
+    x64_mov_ri(b, SLOWRAN, 1);
+    x64_test_rr(b, 4, X64_RAX, X64_RAX);
+    jcc_to(tr, new_stub(tr, STUB_RET, i), X64_CC_NE);
+    if (!(in->flags & X86_INSN_REGONLY)) {
+        Stub *brk = new_stub(tr, STUB_BREAK, i);
+        x64_mov_ri(b, X64_RAX, (uint64_t)(uintptr_t)&tr->blk->cb.valid);
+        x64_alu_mi(b, X64_CMP, 1, x64_mem(X64_RAX, 0), 0);
+        jcc_to(tr, brk, X64_CC_E);
+        x64_alu_mi(b, X64_CMP, 1, cpu_mem(CPU_OFF(exit_request)), 0);
+        jcc_to(tr, brk, X64_CC_NE);
+        x64_alu_mi(b, X64_CMP, 1, cpu_mem(CPU_OFF(smi_pending)), 0);
+        jcc_to(tr, brk, X64_CC_NE);
+    }
+    if (restore) {
+        add_icount(tr, -((int64_t)i - flushed));
+    } else {
+        tr->flushed = i;
+        tr->prod = -1;
+        tr->prod_stored = false;
+    }
+    tr->hostflags = false;
+}
+
+/* RCX = the operand's effective address (before segmentation). */
+static void emit_ea(Tr *tr, unsigned i, const X86Insn *in, const X86Operand *o)
+{
+    X64Buf *b = &tr->b;
+    unsigned as = in->addrsize;
+    unsigned hs = as == 8 ? 8 : 4;          /* host lea size; 16-bit masked below */
+    int32_t disp = (int32_t)o->disp;        /* 32/16-bit sums wrap alike */
+    bool have_base = false;
+    if (o->base == X86_RIP_REG) {
+        x64_lea(b, 8, X64_RCX, x64_mem(RIP0, (int32_t)tr->off[i + 1]));
+        have_base = true;
+    } else if (o->base != X86_NO_REG) {
+        x64_load(b, 8, X64_RCX, cpu_mem(REG_OFF(o->base)));
+        have_base = true;
+    }
+    if (o->index != X86_NO_REG) {
+        x64_load(b, 8, X64_RDX, cpu_mem(REG_OFF(o->index)));
+        if (have_base) {
+            x64_lea(b, hs, X64_RCX, x64_mem_idx(X64_RCX, X64_RDX, o->scale, disp));
+        } else {
+            unsigned sh = o->scale == 8 ? 3 : o->scale == 4 ? 2 : o->scale == 2 ? 1 : 0;
+            if (sh) {
+                x64_shift_ri(b, X64_SHL, 8, X64_RDX, (uint8_t)sh);
+            }
+            x64_lea(b, hs, X64_RCX, x64_mem(X64_RDX, disp));
+        }
+    } else if (have_base) {
+        if (disp != 0 || hs == 4) {
+            x64_lea(b, hs, X64_RCX, x64_mem(X64_RCX, disp));
+        }
+    } else {
+        x64_mov_ri(b, X64_RCX, (uint64_t)o->disp & x86_mask(as));
+    }
+    if (as == 2) {
+        x64_movzx_rr(b, 2, X64_RCX, X64_RCX);
+    }
+}
+
+enum { ACC_READ = 1, ACC_WRITE = 2, ACC_RMW = 3 };
+
+/* The segment window test of x86_seg_window_hit for window w. */
+static void emit_window(Tr *tr, Stub *slow, unsigned seg, unsigned w, unsigned size)
+{
+    X64Buf *b = &tr->b;
+    x64_mov_rr(b, 8, X64_RAX, X64_RCX);
+    x64_alu_rm(b, X64_SUB, 8, X64_RAX, cpu_mem(WIN_OFF(seg, w, lo)));
+    x64_lea(b, 8, X64_RDX, x64_mem(X64_RAX, (int32_t)size));
+    x64_alu_rm(b, X64_CMP, 8, X64_RDX, cpu_mem(WIN_OFF(seg, w, cnt)));
+    jcc_to(tr, slow, X64_CC_A);
+    x64_alu_rm(b, X64_CMP, 8, X64_RAX, cpu_mem(WIN_OFF(seg, w, cnt)));
+    jcc_to(tr, slow, X64_CC_AE);
+}
+
+/*
+ * RCX = the host address of a `size`-byte access through operand o, by the
+ * path x86_read_seg/x86_write_seg + tlb_load/tlb_store take when everything
+ * hits plain RAM; anything else jumps to the instruction's slow stub.
+ * Counts the TLB hits as those would (one per access).
+ */
+static void emit_mem(Tr *tr, unsigned i, const X86Operand *o, unsigned size, unsigned acc)
+{
+    X64Buf *b = &tr->b;
+    const X86Insn *in = &tr->blk->insns[i];
+    Stub *slow = new_stub(tr, STUB_SLOW, i);
+    slow->flushed = tr->flushed;
+    emit_ea(tr, i, in, o);
+    if (acc & ACC_READ) {
+        emit_window(tr, slow, o->seg, 0, size);
+    }
+    if (acc & ACC_WRITE) {
+        emit_window(tr, slow, o->seg, 1, size);
+    }
+    x64_alu_rm(b, X64_ADD, 8, X64_RCX, cpu_mem(WIN_OFF(o->seg, (acc & ACC_WRITE) ? 1 : 0, base)));
+    x64_load(b, 8, X64_RDX, cpu_mem(CPU_OFF(jit_dtlb)));
+    x64_mov_rr(b, 8, X64_RAX, X64_RCX);
+    x64_shift_ri(b, X64_SHR, 8, X64_RAX, 12);
+    x64_alu_rm(b, X64_AND, 8, X64_RAX, x64_mem(X64_RDX, (int32_t)offsetof(TlbTable, mask)));
+    x64_shift_ri(b, X64_SHL, 8, X64_RAX, 5);
+    x64_alu_rm(b, X64_ADD, 8, X64_RAX, x64_mem(X64_RDX, (int32_t)offsetof(TlbTable, entries)));
+    x64_lea(b, 8, X64_RSI, x64_mem(X64_RCX, (int32_t)size - 1));
+    x64_alu_ri(b, X64_AND, 8, X64_RSI, -4096);
+    if (acc & ACC_READ) {
+        x64_alu_rm(b, X64_CMP, 8, X64_RSI, x64_mem(X64_RAX, (int32_t)offsetof(TlbEntry, addr_read)));
+        jcc_to(tr, slow, X64_CC_NE);
+    }
+    if (acc & ACC_WRITE) {
+        x64_alu_rm(b, X64_CMP, 8, X64_RSI, x64_mem(X64_RAX, (int32_t)offsetof(TlbEntry, addr_write)));
+        jcc_to(tr, slow, X64_CC_NE);
+    }
+    x64_alu_rm(b, X64_ADD, 8, X64_RCX, x64_mem(X64_RAX, (int32_t)offsetof(TlbEntry, addend)));
+    x64_alu_mi(b, X64_ADD, 8,
+               x64_mem(X64_RDX, (int32_t)(offsetof(TlbTable, stats) + offsetof(TlbStats, hits))),
+               acc == ACC_RMW ? 2 : 1);
+    tr->hostflags = false;
+}
+
+/* The slow stub of instruction i (the last STUB_SLOW created) resumes here. */
+static void slow_resume_here(Tr *tr, unsigned i)
+{
+    for (unsigned k = tr->nstubs; k-- > 0;) {
+        Stub *s = &tr->stubs[k];
+        if (s->kind == STUB_SLOW && s->insn == i) {
+            s->resume = x64_buf_used(&tr->b);
+            return;
+        }
+    }
+}
+
+static void note_producer(Tr *tr, X86CCOp op, unsigned size, bool stored, bool host)
+{
+    tr->prod = op;
+    tr->prod_size = size;
+    tr->prod_stored = stored;
+    tr->hostflags = host;
+}
+
+/* --- Instructions --- */
+
+static void emit_mov(Tr *tr, unsigned i)
+{
+    X64Buf *b = &tr->b;
+    const X86Insn *in = &tr->blk->insns[i];
+    const X86Operand *d = &in->op[0], *s = &in->op[1];
+    unsigned sz = d->size;
+    switch (tr->j[i].kind) {
+    case J_MOV_RR:
+        x64_load(b, sz, X64_RAX, cpu_mem(REG_OFF(s->reg)));
+        x64_store(b, 8, cpu_mem(REG_OFF(d->reg)), X64_RAX);
+        break;
+    case J_MOV_RI:
+        x64_mov_ri(b, X64_RAX, (uint64_t)s->disp & x86_mask(sz));
+        x64_store(b, 8, cpu_mem(REG_OFF(d->reg)), X64_RAX);
+        break;
+    case J_MOV_RM:
+        emit_mem(tr, i, s, sz, ACC_READ);
+        x64_load(b, sz, X64_RAX, x64_mem(X64_RCX, 0));
+        x64_store(b, 8, cpu_mem(REG_OFF(d->reg)), X64_RAX);
+        slow_resume_here(tr, i);
+        break;
+    case J_MOV_MR:
+        emit_mem(tr, i, d, sz, ACC_WRITE);
+        x64_load(b, sz, X64_RAX, cpu_mem(REG_OFF(s->reg)));
+        x64_store(b, sz, x64_mem(X64_RCX, 0), X64_RAX);
+        slow_resume_here(tr, i);
+        break;
+    default: /* J_MOV_MI */
+        emit_mem(tr, i, d, sz, ACC_WRITE);
+        x64_store_imm(b, sz, x64_mem(X64_RCX, 0), (int32_t)s->disp);
+        slow_resume_here(tr, i);
+        break;
+    }
+}
+
+static void emit_lea(Tr *tr, unsigned i)
+{
+    X64Buf *b = &tr->b;
+    const X86Insn *in = &tr->blk->insns[i];
+    const X86Operand *d = &in->op[0];
+    emit_ea(tr, i, in, &in->op[1]);
+    /* x86_set_reg: a 4-byte destination keeps the low half, zero-extended. */
+    if (d->size == 4) {
+        x64_mov_rr(b, 4, X64_RCX, X64_RCX);
+    }
+    x64_store(b, 8, cpu_mem(REG_OFF(d->reg)), X64_RCX);
+    tr->hostflags = false;
+}
+
+static const X64Alu host_alu[] = {
+    [JA_ADD] = X64_ADD, [JA_OR] = X64_OR, [JA_AND] = X64_AND, [JA_SUB] = X64_SUB,
+    [JA_XOR] = X64_XOR, [JA_CMP] = X64_SUB, [JA_TEST] = X64_AND,
+};
+
+/* a in RAX, b in RDX: compute, write back (to the register, or through the
+ * host pointer in RCX when `to_mem`), record. Host flags end up as the
+ * guest's. */
+static void alu_core(Tr *tr, unsigned i, unsigned sz, bool to_mem, int32_t dreg)
+{
+    X64Buf *b = &tr->b;
+    JInsn *j = &tr->j[i];
+    X86CCOp op = alu_ccop(j->alu);
+    bool writes = j->alu != JA_CMP && j->alu != JA_TEST;
+    X64Reg res = X64_RAX;
+    if (j->record && op != X86_CC_LOGIC) {
+        x64_store(b, 8, cpu_mem(LF_OFF(src1)), X64_RAX);
+        x64_store(b, 8, cpu_mem(LF_OFF(src2)), X64_RDX);
+    }
+    if (!writes) {
+        x64_mov_rr(b, 8, X64_RSI, X64_RAX);
+        res = X64_RSI;
+    }
+    x64_alu_rr(b, host_alu[j->alu], sz, res, X64_RDX);
+    if (writes) {
+        if (to_mem) {
+            x64_store(b, sz, x64_mem(X64_RCX, 0), X64_RAX);
+        } else {
+            x64_store(b, 8, cpu_mem(REG_OFF(dreg)), X64_RAX);
+        }
+    }
+    if (j->record) {
+        x64_store(b, 8, cpu_mem(LF_OFF(res)), res);
+        if (op == X86_CC_LOGIC) {
+            x64_store_imm(b, 8, cpu_mem(LF_OFF(src1)), 0);
+            x64_store_imm(b, 8, cpu_mem(LF_OFF(src2)), 0);
+        }
+        x64_store_imm(b, 2, cpu_mem(LF_OFF(op)), (int32_t)(op | (sz << 8)));
+    }
+}
+
+static void emit_alu(Tr *tr, unsigned i)
+{
+    X64Buf *b = &tr->b;
+    const X86Insn *in = &tr->blk->insns[i];
+    const X86Operand *d = &in->op[0], *s = &in->op[1];
+    JInsn *j = &tr->j[i];
+    unsigned sz = d->size;
+    bool writes = j->alu != JA_CMP && j->alu != JA_TEST;
+    switch (j->kind) {
+    case J_ALU_RR:
+    case J_ALU_RI:
+        if (j->kind == J_ALU_RR) {
+            x64_load(b, sz, X64_RDX, cpu_mem(REG_OFF(s->reg)));
+        } else {
+            x64_mov_ri(b, X64_RDX, (uint64_t)s->disp & x86_mask(sz));
+        }
+        x64_load(b, sz, X64_RAX, cpu_mem(REG_OFF(d->reg)));
+        alu_core(tr, i, sz, false, d->reg);
+        note_producer(tr, alu_ccop(j->alu), sz, j->record, true);
+        break;
+    case J_ALU_RM:
+        emit_mem(tr, i, s, sz, ACC_READ);
+        x64_load(b, sz, X64_RDX, x64_mem(X64_RCX, 0));
+        x64_load(b, sz, X64_RAX, cpu_mem(REG_OFF(d->reg)));
+        alu_core(tr, i, sz, false, d->reg);
+        slow_resume_here(tr, i);
+        /* The slow path left the same record but not the host flags. */
+        note_producer(tr, alu_ccop(j->alu), sz, j->record, false);
+        break;
+    default: /* J_ALU_MR, J_ALU_MI */
+        emit_mem(tr, i, d, sz, writes ? ACC_RMW : ACC_READ);
+        if (j->kind == J_ALU_MR) {
+            x64_load(b, sz, X64_RDX, cpu_mem(REG_OFF(s->reg)));
+        } else {
+            x64_mov_ri(b, X64_RDX, (uint64_t)s->disp & x86_mask(sz));
+        }
+        x64_load(b, sz, X64_RAX, x64_mem(X64_RCX, 0));
+        alu_core(tr, i, sz, true, 0);
+        slow_resume_here(tr, i);
+        note_producer(tr, alu_ccop(j->alu), sz, j->record, false);
+        break;
+    }
+}
+
+static void emit_incdec(Tr *tr, unsigned i)
+{
+    X64Buf *b = &tr->b;
+    const X86Insn *in = &tr->blk->insns[i];
+    JInsn *j = &tr->j[i];
+    unsigned sz = in->op[0].size, reg = in->op[0].reg;
+    X86CCOp op = alu_ccop(j->alu);
+    /* The CF INC/DEC keeps goes into aux (x86_inc/x86_dec). */
+    int aux = -1;                        /* -1: already right in memory */
+    if (j->record) {
+        if (tr->prod == X86_CC_LOGIC) {
+            aux = 0;
+        } else if ((tr->prod == X86_CC_INC || tr->prod == X86_CC_DEC) && tr->prod_stored) {
+            aux = -1;
+        } else {
+            /* Unknown here: after another INC/DEC it is aux already (the
+             * usual loop), else ask x86_alu_kept_cf. */
+            x64_load(b, 1, X64_RAX, cpu_mem(LF_OFF(op)));
+            x64_alu_ri(b, X64_CMP, 4, X64_RAX, X86_CC_INC);
+            size_t keep1 = x64_jcc(b, X64_CC_E);
+            x64_alu_ri(b, X64_CMP, 4, X64_RAX, X86_CC_DEC);
+            size_t keep2 = x64_jcc(b, X64_CC_E);
+            x64_lea(b, 8, X64_RDI, cpu_mem(CPU_OFF(lf)));
+            x64_call(b, (const void *)jit_kept_cf);
+            x64_store(b, 8, cpu_mem(LF_OFF(aux)), X64_RAX);
+            x64_patch_here(b, keep1);
+            x64_patch_here(b, keep2);
+        }
+    }
+    x64_load(b, sz, X64_RAX, cpu_mem(REG_OFF(reg)));
+    if (j->record) {
+        x64_store(b, 8, cpu_mem(LF_OFF(src1)), X64_RAX);
+        x64_store_imm(b, 8, cpu_mem(LF_OFF(src2)), 1);
+    }
+    if (j->alu == JA_INC) {
+        x64_inc(b, sz, X64_RAX);
+    } else {
+        x64_dec(b, sz, X64_RAX);
+    }
+    x64_store(b, 8, cpu_mem(REG_OFF(reg)), X64_RAX);
+    if (j->record) {
+        x64_store(b, 8, cpu_mem(LF_OFF(res)), X64_RAX);
+        x64_store_imm(b, 2, cpu_mem(LF_OFF(op)), (int32_t)(op | (sz << 8)));
+        if (aux == 0) {
+            x64_store_imm(b, 8, cpu_mem(LF_OFF(aux)), 0);
+        }
+    }
+    note_producer(tr, op, sz, j->record, true);
+}
+
+/* Leave through the epilogue with `value` (the icount and rip stores done
+ * by the caller). */
+static void exit_with(Tr *tr, int value)
+{
+    x64_mov_ri(&tr->b, X64_RAX, (uint32_t)value);
+    jmp_to(tr, new_stub(tr, STUB_EXIT, 0));
+}
+
+static bool cond_uses_cf(unsigned cc)
+{
+    unsigned base = (cc >> 1) & 7;
+    return base == 1 || base == 3;
+}
+
+/* Host flags for condition cc, or false (then EAX != 0 means taken). */
+static X64Cond emit_cond(Tr *tr, unsigned cc)
+{
+    X64Buf *b = &tr->b;
+    bool cf_ok = tr->prod != X86_CC_INC && tr->prod != X86_CC_DEC;
+    if (tr->prod >= 0 && tr->hostflags && (cf_ok || !cond_uses_cf(cc))) {
+        return (X64Cond)cc;
+    }
+    if (tr->prod >= 0 && tr->prod_stored && (cf_ok || !cond_uses_cf(cc))) {
+        unsigned sz = tr->prod_size;
+        switch (tr->prod) {
+        case X86_CC_SUB:
+            x64_load(b, sz, X64_RAX, cpu_mem(LF_OFF(src1)));
+            x64_alu_rm(b, X64_CMP, sz, X64_RAX, cpu_mem(LF_OFF(src2)));
+            return (X64Cond)cc;
+        case X86_CC_ADD:
+            x64_load(b, sz, X64_RAX, cpu_mem(LF_OFF(src1)));
+            x64_alu_rm(b, X64_ADD, sz, X64_RAX, cpu_mem(LF_OFF(src2)));
+            return (X64Cond)cc;
+        case X86_CC_LOGIC:
+            x64_load(b, sz, X64_RAX, cpu_mem(LF_OFF(res)));
+            x64_test_rr(b, sz, X64_RAX, X64_RAX);
+            return (X64Cond)cc;
+        case X86_CC_INC:
+        case X86_CC_DEC:
+            x64_load(b, sz, X64_RAX, cpu_mem(LF_OFF(src1)));
+            if (tr->prod == X86_CC_INC) {
+                x64_inc(b, sz, X64_RAX);
+            } else {
+                x64_dec(b, sz, X64_RAX);
+            }
+            return (X64Cond)cc;
+        default:
+            break;
+        }
+    }
+    x64_lea(b, 8, X64_RDI, cpu_mem(CPU_OFF(lf)));
+    x64_mov_ri(b, X64_RSI, cc);
+    x64_call(b, (const void *)jit_cond);
+    x64_test_rr(b, 4, X64_RAX, X64_RAX);
+    return X64_CC_NE;
+}
+
+/* The jump of instruction i (last of the block) to off[i+1] + rel is taken. */
+static void emit_taken(Tr *tr, unsigned i, unsigned n)
+{
+    X64Buf *b = &tr->b;
+    const X86Insn *in = &tr->blk->insns[i];
+    int64_t target = (int64_t)tr->off[i + 1] + in->op[0].disp;
+    if (target == 0) {
+        /* A loop on this block: go round in host code while the iteration
+         * ran no handler and another whole one fits the budget; the entry
+         * checks (limit, canonical) already passed for this rip. */
+        add_icount(tr, (int64_t)n - tr->flushed);
+        Stub *out = new_stub(tr, STUB_EXIT, 0);
+        x64_test_rr(b, 4, SLOWRAN, SLOWRAN);
+        size_t leave1 = x64_jcc(b, X64_CC_NE);
+        x64_load(b, 8, X64_RAX, cpu_mem(CPU_OFF(icount)));
+        x64_alu_ri(b, X64_ADD, 8, X64_RAX, (int32_t)n);
+        x64_alu_rr(b, X64_CMP, 8, X64_RAX, END);
+        size_t leave2 = x64_jcc(b, X64_CC_A);
+        x64_patch_to(b, x64_jmp(b), b->start + tr->loop_start);
+        x64_patch_here(b, leave1);
+        x64_patch_here(b, leave2);
+        store_rip(tr, 0);
+        x64_mov_ri(b, X64_RAX, X86_JX_CHAIN);
+        jmp_to(tr, out);
+        return;
+    }
+    /* Elsewhere: the checks of jcc_fast / x86_jump, else the handler
+     * raises the #GP. */
+    Stub *slow = new_stub(tr, STUB_SLOW, i);
+    slow->flushed = tr->flushed;
+    ip_at(tr, X64_RAX, target);
+    if (tr->code_size == 4) {
+        x64_alu_rm(b, X64_CMP, 4, X64_RAX, cpu_mem(CPU_OFF(segs[S_CS].limit)));
+        jcc_to(tr, slow, X64_CC_A);
+    } else {
+        x64_mov_rr(b, 8, X64_RDX, X64_RAX);
+        x64_shift_ri(b, X64_SHL, 8, X64_RDX, 16);
+        x64_shift_ri(b, X64_SAR, 8, X64_RDX, 16);
+        x64_alu_rr(b, X64_CMP, 8, X64_RDX, X64_RAX);
+        jcc_to(tr, slow, X64_CC_NE);
+    }
+    x64_store(b, 8, cpu_mem(CPU_OFF(rip)), X64_RAX);
+    add_icount(tr, (int64_t)n - tr->flushed);
+    exit_with(tr, X86_JX_CHAIN);
+    /* The handler returns X86_R_JUMP or an exception: both leave through
+     * STUB_RET; resuming here (X86_R_NEXT) cannot happen, but is harmless. */
+    slow->resume = x64_buf_used(b);
+    store_rip(tr, tr->off[n]);
+    add_icount(tr, (int64_t)n - tr->flushed);
+    exit_with(tr, X86_JX_CHAIN);
+}
+
+static void emit_jump(Tr *tr, unsigned i, unsigned n)
+{
+    X64Buf *b = &tr->b;
+    const X86Insn *in = &tr->blk->insns[i];
+    if (tr->j[i].kind == J_JMP) {
+        emit_taken(tr, i, n);
+        return;
+    }
+    unsigned cc = jcc_cond(in->id);
+    X64Cond hc = emit_cond(tr, cc);
+    size_t taken = x64_jcc(b, hc);
+    /* Not taken: on to the next instruction, as a chainable exit. */
+    store_rip(tr, tr->off[n]);
+    add_icount(tr, (int64_t)n - tr->flushed);
+    exit_with(tr, X86_JX_CHAIN);
+    x64_patch_here(b, taken);
+    emit_taken(tr, i, n);
+}
+
+/* --- Stubs, prologue, epilogue --- */
+
+static void emit_stubs(Tr *tr, size_t epilogue_at)
+{
+    X64Buf *b = &tr->b;
+    const X86Block *blk = tr->blk;
+    /* Stubs may add stubs (a slow path's handler call): walk until done. */
+    for (unsigned k = 0; k < tr->nstubs && !tr->failed; k++) {
+        Stub *s = &tr->stubs[k];
+        for (unsigned p = 0; p < s->npatch; p++) {
+            x64_patch_here(b, s->patch[p]);
+        }
+        unsigned i = s->insn;
+        switch (s->kind) {
+        case STUB_EXIT:
+            x64_patch_to(b, x64_jmp(b), b->start + epilogue_at);
+            break;
+        case STUB_RET: {
+            /* icount counts the instructions before i. */
+            size_t fin = 0;
+            bool segw = blk->insns[i].flags & X86_INSN_SEGW;
+            if (!segw) {
+                x64_alu_ri(b, X64_CMP, 4, X64_RAX, X86_R_JUMP);
+                fin = x64_jcc(b, X64_CC_NE);
+                add_icount(tr, 1);
+                x64_mov_ri(b, X64_RAX, X86_JX_CHAIN);
+                x64_patch_to(b, x64_jmp(b), b->start + epilogue_at);
+                x64_patch_here(b, fin);
+            }
+            x64_shift_ri(b, X64_SHL, 4, X64_RAX, 4);
+            x64_alu_ri(b, X64_OR, 4, X64_RAX, (int32_t)((i << 8) | X86_JX_FINISH));
+            x64_patch_to(b, x64_jmp(b), b->start + epilogue_at);
+            break;
+        }
+        case STUB_BREAK:
+            add_icount(tr, 1);
+            store_rip(tr, tr->off[i + 1]);
+            x64_mov_ri(b, X64_RAX, (i << 8) | X86_JX_BREAK);
+            x64_patch_to(b, x64_jmp(b), b->start + epilogue_at);
+            break;
+        case STUB_SLOW: {
+            size_t resume = s->resume;
+            unsigned flushed = s->flushed;
+            emit_call(tr, i, flushed, true);
+            x64_patch_to(b, x64_jmp(b), b->start + resume);
+            break;
+        }
+        }
+    }
+}
+
+X86JitFn x86_jit_translate(X86Block *blk, unsigned code_size)
+{
+    if (code_size != 4 && code_size != 8) {
+        return NULL;
+    }
+    static __thread Tr tr_storage;   /* ~10 KiB: not on the guest-loop stack */
+    Tr *tr = &tr_storage;
+    memset(tr, 0, sizeof(*tr));
+    tr->blk = blk;
+    tr->code_size = code_size;
+    tr->prod = -1;
+    unsigned n = blk->n;
+    for (unsigned i = 0; i < n; i++) {
+        JAlu alu = JA_ADD;
+        tr->j[i].kind = classify(&blk->insns[i], code_size, &alu);
+        tr->j[i].alu = alu;
+        tr->off[i + 1] = tr->off[i] + blk->insns[i].len;
+    }
+    plan_flags(tr, n);
+    if (!jit_mem_begin(&tr->b, 64 * 1024)) {
+        return NULL;
+    }
+    X64Buf *b = &tr->b;
+    /* Prologue: the SysV callee-saved registers we use; RSP stays 16-byte
+     * aligned at calls (entry RSP = 8 mod 16, four pushes, 8 more). */
+    x64_push(b, X64_RBX);
+    x64_push(b, X64_R12);
+    x64_push(b, X64_R14);
+    x64_push(b, X64_R15);
+    x64_alu_ri(b, X64_SUB, 8, X64_RSP, 8);
+    x64_mov_rr(b, 8, CPU, X64_RDI);
+    x64_mov_rr(b, 8, END, X64_RSI);
+    x64_load(b, 8, RIP0, cpu_mem(CPU_OFF(rip)));
+    tr->loop_start = x64_buf_used(b);
+    x64_alu_rr(b, X64_XOR, 4, SLOWRAN, SLOWRAN);
+    bool jumped = false;
+    for (unsigned i = 0; i < n; i++) {
+        switch (tr->j[i].kind) {
+        case J_NOP:
+            break;
+        case J_MOV_RR: case J_MOV_RI: case J_MOV_RM: case J_MOV_MR: case J_MOV_MI:
+            emit_mov(tr, i);
+            break;
+        case J_LEA:
+            emit_lea(tr, i);
+            break;
+        case J_ALU_RR: case J_ALU_RI: case J_ALU_RM: case J_ALU_MR: case J_ALU_MI:
+            emit_alu(tr, i);
+            break;
+        case J_INCDEC:
+            emit_incdec(tr, i);
+            break;
+        case J_JCC: case J_JMP:
+            emit_jump(tr, i, n);
+            jumped = true;
+            break;
+        default:
+            emit_call(tr, i, tr->flushed, false);
+            break;
+        }
+        if (jumped) {
+            break;
+        }
+    }
+    if (!jumped) {
+        /* Fell off the end. Chainable unless the last instruction may have
+         * changed the segment state. */
+        store_rip(tr, tr->off[n]);
+        add_icount(tr, (int64_t)n - tr->flushed);
+        bool segw = blk->insns[n - 1].flags & X86_INSN_SEGW;
+        x64_mov_ri(b, X64_RAX, segw ? X86_JX_END : X86_JX_CHAIN);
+        jmp_to(tr, new_stub(tr, STUB_EXIT, 0));
+    }
+    /* Epilogue. */
+    size_t epilogue_at = x64_buf_used(b);
+    x64_alu_ri(b, X64_ADD, 8, X64_RSP, 8);
+    x64_pop(b, X64_R15);
+    x64_pop(b, X64_R14);
+    x64_pop(b, X64_R12);
+    x64_pop(b, X64_RBX);
+    x64_ret(b);
+    emit_stubs(tr, epilogue_at);
+    if (tr->failed || !x64_buf_ok(b)) {
+        return NULL;          /* nothing kept: the space is offered again */
+    }
+    return (X86JitFn)jit_mem_commit(b);
+}
+
+#else /* !MMUSIM_HOST_JIT */
+
+X86JitFn x86_jit_translate(X86Block *b, unsigned code_size)
+{
+    (void)b;
+    (void)code_size;
+    return NULL;
+}
+
+#endif
