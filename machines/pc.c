@@ -340,6 +340,11 @@ static void apic_host_set_intr(void *opaque, unsigned i, bool level)
 
     /* A halted CPU with IF=1 gets a turn while the line is up (pc.h). */
     pc->cs[i].intr = level;
+    /* The CPU asks pending_irq only while the line is up. */
+    X86Cpu *cpu = host_cpu(pc, i);
+    if (cpu) {
+        cpu->irq_line = level;
+    }
 }
 
 static void apic_host_nmi(void *opaque, unsigned i)
@@ -930,6 +935,7 @@ static bool build_cpus(PcMachine *pc, const PcConfig *cfg, GError **err)
             x86_cpu_set_jit(pc->cpus[i], cfg->jit == PC_JIT_OFF ? X86_JIT_OFF
                                          : cfg->jit == PC_JIT_ON ? X86_JIT_ON : X86_JIT_EAGER);
         }
+        pc->cpus[i]->irq_line = pc->cs[i].intr;   /* apic_host_set_intr keeps it */
         pc->cpus[i]->trace = cfg->trace;
         pc->cpus[i]->trace_out = cfg->trace_out ? cfg->trace_out : stderr;
         /* The APs wait for INIT/SIPI. */

@@ -195,6 +195,7 @@ X86Cpu *x86_cpu_new(unsigned index, CpuView *view, AddressSpace *io_as, CodeCach
         return NULL;
     }
     cpu->jit_mode = x86_cpu_jit_default();
+    cpu->irq_line = true;
     x86_cpu_reset(cpu);
     return cpu;
 }
@@ -516,7 +517,7 @@ static inline bool round_pending(X86Cpu *cpu)
            tlb_epoch(cpu->tlb) != cpu->jc_tlb_epoch ||
            (cpu->exit_request | cpu->halted | cpu->irq_shadow | cpu->nmi_pending |
             cpu->smi_pending) ||
-           ((cpu->eflags & X86_IF) && cpu->mops && cpu->mops->pending_irq);
+           ((cpu->eflags & X86_IF) && cpu->irq_line && cpu->mops && cpu->mops->pending_irq);
 }
 
 /* Run blocks from CS:RIP: the first one found through the jump cache, the
@@ -687,7 +688,8 @@ static G_GNUC_NO_INLINE int round_events(X86Cpu *cpu, bool *shadow_out)
         cpu->halted = false;
         x86_deliver(cpu, X86_EXC_NMI, 0, false, false, cpu->rip);
         x86_seg_windows_update(cpu);
-    } else if (!shadow && (cpu->eflags & X86_IF) && cpu->mops && cpu->mops->pending_irq) {
+    } else if (!shadow && (cpu->eflags & X86_IF) && cpu->irq_line && cpu->mops &&
+               cpu->mops->pending_irq) {
         int v = cpu->mops->pending_irq(cpu->machine, cpu);
         if (v >= 0) {
             cpu->halted = false;

@@ -168,6 +168,12 @@ struct X86Cpu {
     bool halted;
     bool irq_shadow;         /* STI / MOV SS: no interrupt before the next instruction */
     bool nmi_pending;
+    /* Whether pending_irq may have a vector to give: the machine's INTR
+     * line. true from x86_cpu_new, so the CPU asks at every block boundary
+     * with IF = 1; a machine that keeps it equal to its interrupt
+     * controller's output (pc: the local APIC's INTR) lets the CPU skip
+     * the question, and chain blocks, while it is low. */
+    bool irq_line;
     /* System Management Mode (x86_smm.c). */
     bool smi_pending;        /* latched SMI: taken at a block boundary outside SMM */
     bool in_smm;             /* NMIs and further SMIs are held until RSM */
