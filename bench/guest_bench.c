@@ -97,6 +97,10 @@
 static gboolean opt_json;
 static gboolean opt_quick;
 static gchar *opt_only;
+static gchar *opt_jit;
+static X86JitMode opt_jit_mode = X86_JIT_ON;
+static gint opt_tlb_fixed;
+unsigned gb_tlb_fixed;
 static gchar *opt_arch;
 
 BenchParams gb_params;
@@ -513,6 +517,11 @@ static void mm_init(void)
     mm.cc = code_cache_new();
     mm.cpu = x86_cpu_new(0, mm.view, mm.io_as, mm.cc, &mm_mops, &mm, &err);
     gb_die_on_error(err, "x86_cpu_new");
+    if (gb_tlb_fixed) {
+        tlb_set_geometry(mm.cpu->tlb, gb_tlb_fixed, 8, false, &err);
+        gb_die_on_error(err, "--tlb-fixed");
+    }
+    x86_cpu_set_jit(mm.cpu, opt_jit_mode);
     mm_setup_cpu();
 
     eng_mm = (Engine){
@@ -985,6 +994,8 @@ static char *format_target(const GbResult *r)
     }
 }
 
+static bool arch_is_arm64;   /* the report is the AArch64 one */
+
 static void print_table(const char *legend, const GbBaseline *uc, double total_s)
 {
     printf("%-14s %-30s %-14s %9s %-4s %-14s %10s %7s %6s %6s %-14s %s\n", "case", "params",
@@ -1023,6 +1034,12 @@ static void print_table(const char *legend, const GbBaseline *uc, double total_s
     printf("Mode: %s (%u samples, the slower engine's >= %.0f ms of %s, median reported). %s\n",
            opt_quick ? "--quick" : "full", gb_params.samples, gb_params.min_sample_ns / 1e6,
            opt_wall ? "wall time" : "thread CPU time", run_date);
+    printf("mmusim: %s; TLB %s.\n",
+           arch_is_arm64 ? "AArch64 interpreter"
+           : opt_jit_mode == X86_JIT_OFF ? "x86 interpreter (--jit off)"
+           : opt_jit_mode == X86_JIT_EAGER ? "x86, every block translated (--jit eager)"
+           : "x86, hot blocks translated to host code (--jit on)",
+           gb_tlb_fixed ? "fixed size (--tlb-fixed)" : "256 entries growing under miss pressure");
     if (!uc->available) {
         printf("Unicorn: not run (%s).\n", uc->note);
     }
@@ -1078,7 +1095,7 @@ static void print_json(const char *arch)
 
 /* What the x86 table's columns mean (printed under it). */
 #define X86_LEGEND \
-    "value: mmusim (x86 interpreter, its own TLB and page walker); base value: Unicorn\n" \
+    "value: mmusim (x86 CPU, its own TLB and page walker); base value: Unicorn\n" \
     "running the same bytes for the same iteration counts, samples interleaved; ratio =\n" \
     "value / base value. miss, walks: mmusim's data-TLB misses and page walks per\n" \
     "iteration (tlb_get_stats over the timed samples). us_per_flush = 16 x (ns per\n" \
@@ -1114,6 +1131,7 @@ uc_engine *gb_uc_open(uc_arch arch, uc_mode mode, uint64_t ram_size, char *name,
 void gb_print_report(const char *arch, const char *legend, const GbBaseline *uc,
                      double total_s)
 {
+    arch_is_arm64 = arch && strstr(arch, "arm") != NULL;
     if (opt_json) {
         print_json(arch);
         if (!uc->available) {
@@ -1344,6 +1362,11 @@ int main(int argc, char **argv)
           NULL },
         { "arch", 0, 0, G_OPTION_ARG_STRING, &opt_arch,
           "Guest architecture: x86 (the default) or arm64", "ARCH" },
+        { "jit", 0, 0, G_OPTION_ARG_STRING, &opt_jit,
+          "x86: block translation on (the default), off (interpret) or eager", "MODE" },
+        { "tlb-fixed", 0, 0, G_OPTION_ARG_INT, &opt_tlb_fixed,
+          "Give mmusim's TLB N entries per MMU index and no resizing (default: 256, growing "
+          "under miss pressure up to 32768)", "N" },
         { "only", 0, 0, G_OPTION_ARG_STRING, &opt_only,
           "Run only these cases (for profiling): alu, load, store, stride-64, stride-16384, "
           "mmio-load (x86), mmio-store (x86), pg-hot-16, pg-flush (x86; runs pg-hot-16 too), "
@@ -1394,6 +1417,29 @@ int main(int argc, char **argv)
 #endif
     if (!select_ok(opt_only, cases)) {
         return 1;
+    }
+    if (opt_jit) {
+        if (arm64) {
+            fprintf(stderr, "guest-bench: --jit: the arm64 CPU interprets only\n");
+            return 1;
+        }
+        if (!strcmp(opt_jit, "off")) {
+            opt_jit_mode = X86_JIT_OFF;
+        } else if (!strcmp(opt_jit, "eager")) {
+            opt_jit_mode = X86_JIT_EAGER;
+        } else if (strcmp(opt_jit, "on") != 0) {
+            fprintf(stderr, "guest-bench: --jit %s: must be on, off or eager\n", opt_jit);
+            return 1;
+        }
+    }
+    if (opt_tlb_fixed) {
+        if (opt_tlb_fixed < 64 || opt_tlb_fixed > 32768 ||
+            (opt_tlb_fixed & (opt_tlb_fixed - 1))) {
+            fprintf(stderr, "guest-bench: --tlb-fixed %d: must be a power of two from 64 to "
+                    "32768\n", opt_tlb_fixed);
+            return 1;
+        }
+        gb_tlb_fixed = (unsigned)opt_tlb_fixed;
     }
 
     gb_params.samples = opt_quick ? 5 : 15;

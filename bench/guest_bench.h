@@ -21,6 +21,9 @@ typedef struct BenchParams {
 } BenchParams;
 
 extern BenchParams gb_params;
+/* --tlb-fixed N: the CPU's TLB has N entries per MMU index and never
+ * resizes (0: the default geometry, which grows under miss pressure). */
+extern unsigned gb_tlb_fixed;
 
 double gb_now_ns(void);
 /* The clock runs are timed with (thread CPU time, or wall time with --wall). */

@@ -318,6 +318,10 @@ static void mm_init(void)
     mm.cc = code_cache_new();
     mm.cpu = arm_cpu_new(0, mm.view, mm.cc, &mm_mops, &mm, &err);
     gb_die_on_error(err, "arm_cpu_new");
+    if (gb_tlb_fixed) {
+        tlb_set_geometry(mm.cpu->tlb, gb_tlb_fixed, 8, false, &err);
+        gb_die_on_error(err, "--tlb-fixed");
+    }
     arm_cpu_reset(mm.cpu, CODE_BASE);   /* EL1h, MMU off, DAIF masked */
     mm.cpu->vbar_el1 = VECTORS;
     arm_set_sp(mm.cpu, CODE_BASE);

@@ -209,6 +209,12 @@ START_TEST(test_bad_inputs)
         { { "mtree", "--bogus" }, "--bogus" },
         { { "mtree", "stray" }, "unexpected argument 'stray'" },
         { { "frobnicate" }, "unknown subcommand 'frobnicate'" },
+#ifdef MMUSIM_HAVE_PC
+        { { "run", "--jit", "fast" }, "--jit 'fast': must be on, off or eager" },
+#endif
+#ifdef MMUSIM_HAVE_VIRT
+        { { "run", "--machine", "virt", "--jit", "on" }, "--jit is an option of the pc machine" },
+#endif
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
