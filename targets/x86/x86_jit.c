@@ -51,7 +51,10 @@ typedef enum JKind {
     J_LEA,
     J_ALU_RR, J_ALU_RI, J_ALU_RM, J_ALU_MR, J_ALU_MI,
     J_INCDEC,
-    J_JCC, J_JMP,
+    J_MOVX,                                   /* MOVZX/MOVSX/MOVSXD to a 32/64-bit register */
+    J_SETCC,                                  /* SETcc of a byte register */
+    J_PUSH, J_POP,                            /* register or immediate, flat stack */
+    J_JCC, J_JMP, J_CALL_REL, J_RET,          /* block enders */
 } JKind;
 
 /* ALU operations: the host operation and what the guest's lazy record says. */
@@ -186,6 +189,42 @@ static JKind classify(const X86Insn *in, unsigned code_size, JAlu *alu)
             return J_LEA;
         }
         return J_CALL;
+    case X86_INS_MOVZX: case X86_INS_MOVSX: case X86_INS_MOVSXD:
+        if (in->nops == 2 && (sz == 4 || sz == 8) && reg_ok(d, sz) && s->size < sz &&
+            (reg_ok(s, s->size) || mem_ok(in, s, s->size))) {
+            return J_MOVX;
+        }
+        return J_CALL;
+    case X86_INS_SETAE: case X86_INS_SETA: case X86_INS_SETBE: case X86_INS_SETB:
+    case X86_INS_SETE: case X86_INS_SETGE: case X86_INS_SETG: case X86_INS_SETLE:
+    case X86_INS_SETL: case X86_INS_SETNE: case X86_INS_SETNO: case X86_INS_SETNP:
+    case X86_INS_SETNS: case X86_INS_SETO: case X86_INS_SETP: case X86_INS_SETS:
+        return in->nops == 1 && reg_ok(d, 1) ? J_SETCC : J_CALL;
+    case X86_INS_PUSH: case X86_INS_POP: {
+        /* The stack operand size is the code size (no 66h), the stack
+         * size too (64-bit code; 32-bit code checks SS.B at run time). */
+        unsigned want = code_size == 8 ? 8 : 4;
+        if (in->nops != 1 || (in->prefixes & X86_PFX_OPSIZE) || code_size == 2) {
+            return J_CALL;
+        }
+        if (in->id == X86_INS_PUSH && (reg_ok(d, want) || d->kind == X86_OPK_IMM)) {
+            return J_PUSH;
+        }
+        return in->id == X86_INS_POP && reg_ok(d, want) ? J_POP : J_CALL;
+    }
+    case X86_INS_CALL:
+        if (in->nops == 1 && d->kind == X86_OPK_IMM && (in->flags & X86_INSN_ENDS_BLOCK) &&
+            !(in->prefixes & X86_PFX_OPSIZE) && (code_size == 8 || in->opsize == 4)) {
+            return J_CALL_REL;
+        }
+        return J_CALL;
+    case X86_INS_RET:
+        if (in->nops <= 1 && (in->nops == 0 || d->kind == X86_OPK_IMM) &&
+            (in->flags & X86_INSN_ENDS_BLOCK) && !(in->prefixes & X86_PFX_OPSIZE) &&
+            (code_size == 8 || in->opsize == 4)) {
+            return J_RET;
+        }
+        return J_CALL;
     case X86_INS_INC: case X86_INS_DEC:
         if (in->nops == 1 && (sz == 4 || sz == 8) && reg_ok(d, sz)) {
             *alu = in->id == X86_INS_INC ? JA_INC : JA_DEC;
@@ -213,10 +252,26 @@ static JKind classify(const X86Insn *in, unsigned code_size, JAlu *alu)
     return J_CALL;
 }
 
-/* The condition (X86_COND_*) of a Jcc. */
+/* The condition (X86_COND_*) of a Jcc or SETcc. */
 static unsigned jcc_cond(unsigned id)
 {
     switch (id) {
+    case X86_INS_SETO: return X86_COND_O;
+    case X86_INS_SETNO: return X86_COND_NO;
+    case X86_INS_SETB: return X86_COND_B;
+    case X86_INS_SETAE: return X86_COND_AE;
+    case X86_INS_SETE: return X86_COND_E;
+    case X86_INS_SETNE: return X86_COND_NE;
+    case X86_INS_SETBE: return X86_COND_BE;
+    case X86_INS_SETA: return X86_COND_A;
+    case X86_INS_SETS: return X86_COND_S;
+    case X86_INS_SETNS: return X86_COND_NS;
+    case X86_INS_SETP: return X86_COND_P;
+    case X86_INS_SETNP: return X86_COND_NP;
+    case X86_INS_SETL: return X86_COND_L;
+    case X86_INS_SETGE: return X86_COND_GE;
+    case X86_INS_SETLE: return X86_COND_LE;
+    case X86_INS_SETG: return X86_COND_G;
     case X86_INS_JO: return X86_COND_O;
     case X86_INS_JNO: return X86_COND_NO;
     case X86_INS_JB: return X86_COND_B;
@@ -265,7 +320,8 @@ static void plan_flags(Tr *tr, unsigned n)
         p->record = true;
         for (unsigned k = i + 1; k < n; k++) {
             JKind jk = tr->j[k].kind;
-            if (jk == J_NOP || jk == J_MOV_RR || jk == J_MOV_RI || jk == J_LEA) {
+            if (jk == J_NOP || jk == J_MOV_RR || jk == J_MOV_RI || jk == J_LEA ||
+                (jk == J_MOVX && tr->blk->insns[k].op[1].kind == X86_OPK_REG)) {
                 continue;
             }
             if (jk == J_ALU_RR || jk == J_ALU_RI) {
@@ -414,26 +470,25 @@ static void emit_window(Tr *tr, Stub *slow, unsigned seg, unsigned w, unsigned s
     jcc_to(tr, slow, X64_CC_AE);
 }
 
-/*
- * RCX = the host address of a `size`-byte access through operand o, by the
- * path x86_read_seg/x86_write_seg + tlb_load/tlb_store take when everything
- * hits plain RAM; anything else jumps to the instruction's slow stub.
- * Counts the TLB hits as those would (one per access).
- */
-static void emit_mem(Tr *tr, unsigned i, const X86Operand *o, unsigned size, unsigned acc)
+static Stub *slow_stub(Tr *tr, unsigned i)
 {
-    X64Buf *b = &tr->b;
-    const X86Insn *in = &tr->blk->insns[i];
     Stub *slow = new_stub(tr, STUB_SLOW, i);
     slow->flushed = tr->flushed;
-    emit_ea(tr, i, in, o);
+    return slow;
+}
+
+/* RCX holds an offset in segment `seg`: make it the host address of a
+ * `size`-byte access, or jump to `slow`. Clobbers RAX, RDX, RSI. */
+static void emit_access(Tr *tr, Stub *slow, unsigned seg, unsigned size, unsigned acc)
+{
+    X64Buf *b = &tr->b;
     if (acc & ACC_READ) {
-        emit_window(tr, slow, o->seg, 0, size);
+        emit_window(tr, slow, seg, 0, size);
     }
     if (acc & ACC_WRITE) {
-        emit_window(tr, slow, o->seg, 1, size);
+        emit_window(tr, slow, seg, 1, size);
     }
-    x64_alu_rm(b, X64_ADD, 8, X64_RCX, cpu_mem(WIN_OFF(o->seg, (acc & ACC_WRITE) ? 1 : 0, base)));
+    x64_alu_rm(b, X64_ADD, 8, X64_RCX, cpu_mem(WIN_OFF(seg, (acc & ACC_WRITE) ? 1 : 0, base)));
     x64_load(b, 8, X64_RDX, cpu_mem(CPU_OFF(jit_dtlb)));
     x64_mov_rr(b, 8, X64_RAX, X64_RCX);
     x64_shift_ri(b, X64_SHR, 8, X64_RAX, 12);
@@ -455,6 +510,19 @@ static void emit_mem(Tr *tr, unsigned i, const X86Operand *o, unsigned size, uns
                x64_mem(X64_RDX, (int32_t)(offsetof(TlbTable, stats) + offsetof(TlbStats, hits))),
                acc == ACC_RMW ? 2 : 1);
     tr->hostflags = false;
+}
+
+/*
+ * RCX = the host address of a `size`-byte access through operand o, by the
+ * path x86_read_seg/x86_write_seg + tlb_load/tlb_store take when everything
+ * hits plain RAM; anything else jumps to the instruction's slow stub.
+ * Counts the TLB hits as those would (one per access).
+ */
+static void emit_mem(Tr *tr, unsigned i, const X86Operand *o, unsigned size, unsigned acc)
+{
+    Stub *slow = slow_stub(tr, i);
+    emit_ea(tr, i, &tr->blk->insns[i], o);
+    emit_access(tr, slow, o->seg, size, acc);
 }
 
 /* The slow stub of instruction i (the last STUB_SLOW created) resumes here. */
@@ -526,6 +594,97 @@ static void emit_lea(Tr *tr, unsigned i)
     }
     x64_store(b, 8, cpu_mem(REG_OFF(d->reg)), X64_RCX);
     tr->hostflags = false;
+}
+
+/* MOVZX/MOVSX/MOVSXD: x86_set_reg of a 32/64-bit register with the
+ * source zero- or sign-extended. */
+static void emit_movx(Tr *tr, unsigned i)
+{
+    X64Buf *b = &tr->b;
+    const X86Insn *in = &tr->blk->insns[i];
+    const X86Operand *d = &in->op[0], *s = &in->op[1];
+    bool sign = in->id != X86_INS_MOVZX;
+    X64Mem src = cpu_mem(REG_OFF(s->reg));
+    if (s->kind == X86_OPK_MEM) {
+        emit_mem(tr, i, s, s->size, ACC_READ);
+        src = x64_mem(X64_RCX, 0);
+    }
+    if (sign) {
+        x64_load_sx(b, s->size, X64_RAX, src);
+    } else {
+        x64_load(b, s->size, X64_RAX, src);
+    }
+    if (d->size == 4) {
+        x64_mov_rr(b, 4, X64_RAX, X64_RAX);
+    }
+    x64_store(b, 8, cpu_mem(REG_OFF(d->reg)), X64_RAX);
+    if (s->kind == X86_OPK_MEM) {
+        slow_resume_here(tr, i);
+    }
+}
+
+/* 32-bit code: the stack is 32-bit only while SS.B is set (x86_stack_size). */
+static void emit_stack_check(Tr *tr, Stub *slow)
+{
+    if (tr->code_size == 4) {
+        x64_load(&tr->b, 4, X64_RAX, cpu_mem(CPU_OFF(segs[S_SS].attr)));
+        x64_test_ri(&tr->b, 4, X64_RAX, X86_SEGA_DB);
+        jcc_to(tr, slow, X64_CC_E);
+    }
+}
+
+/* x86_push of RDI (already masked to the stack operand size): on the fast
+ * path the value is stored and rSP updated. */
+static void emit_push_rdi(Tr *tr, Stub *slow)
+{
+    X64Buf *b = &tr->b;
+    unsigned sz = tr->code_size;   /* stack and operand size */
+    x64_load(b, sz, X64_RCX, cpu_mem(REG_OFF(R_SP)));
+    x64_lea(b, sz, X64_RCX, x64_mem(X64_RCX, -(int32_t)sz));
+    x64_mov_rr(b, 8, X64_R8, X64_RCX);
+    emit_access(tr, slow, S_SS, sz, ACC_WRITE);
+    x64_store(b, sz, x64_mem(X64_RCX, 0), X64_RDI);
+    x64_store(b, 8, cpu_mem(REG_OFF(R_SP)), X64_R8);
+}
+
+static void emit_push(Tr *tr, unsigned i)
+{
+    const X86Insn *in = &tr->blk->insns[i];
+    const X86Operand *o = &in->op[0];
+    unsigned sz = tr->code_size;
+    Stub *slow = slow_stub(tr, i);
+    emit_stack_check(tr, slow);
+    if (o->kind == X86_OPK_REG) {
+        x64_load(&tr->b, sz, X64_RDI, cpu_mem(REG_OFF(o->reg)));   /* PUSH rSP: the old value */
+    } else {
+        x64_mov_ri(&tr->b, X64_RDI, (uint64_t)o->disp & x86_mask(sz));
+    }
+    emit_push_rdi(tr, slow);
+    slow_resume_here(tr, i);
+}
+
+/* x86_pop: read at rSP, then rSP += size + extra; the value in RDI. */
+static void emit_pop_rdi(Tr *tr, Stub *slow, unsigned extra)
+{
+    X64Buf *b = &tr->b;
+    unsigned sz = tr->code_size;
+    x64_load(b, sz, X64_RCX, cpu_mem(REG_OFF(R_SP)));
+    x64_mov_rr(b, 8, X64_R8, X64_RCX);
+    emit_access(tr, slow, S_SS, sz, ACC_READ);
+    x64_load(b, sz, X64_RDI, x64_mem(X64_RCX, 0));
+    x64_lea(b, sz, X64_R8, x64_mem(X64_R8, (int32_t)(sz + extra)));
+}
+
+static void emit_pop(Tr *tr, unsigned i)
+{
+    const X86Insn *in = &tr->blk->insns[i];
+    Stub *slow = slow_stub(tr, i);
+    emit_stack_check(tr, slow);
+    emit_pop_rdi(tr, slow, 0);
+    /* rSP first, then the register: POP rSP gets the value. */
+    x64_store(&tr->b, 8, cpu_mem(REG_OFF(R_SP)), X64_R8);
+    x64_store(&tr->b, 8, cpu_mem(REG_OFF(in->op[0].reg)), X64_RDI);
+    slow_resume_here(tr, i);
 }
 
 static const X64Alu host_alu[] = {
@@ -720,6 +879,82 @@ static X64Cond emit_cond(Tr *tr, unsigned cc)
     return X64_CC_NE;
 }
 
+/* SETcc r8: the low byte of the register (x86_set_reg merges). */
+static void emit_setcc(Tr *tr, unsigned i)
+{
+    const X86Insn *in = &tr->blk->insns[i];
+    X64Cond hc = emit_cond(tr, jcc_cond(in->id));
+    x64_setcc(&tr->b, hc, X64_RAX);
+    x64_store(&tr->b, 1, cpu_mem(REG_OFF(in->op[0].reg)), X64_RAX);
+    tr->hostflags = false;
+}
+
+/* RAX = a jump target (masked to the code size): the checks of x86_jump
+ * (CS limit in 32-bit code, canonical in 64-bit code); failing, the slow
+ * stub runs the handler, which raises the #GP. Clobbers RDX. */
+static void emit_target_check(Tr *tr, Stub *slow)
+{
+    X64Buf *b = &tr->b;
+    if (tr->code_size == 4) {
+        x64_alu_rm(b, X64_CMP, 4, X64_RAX, cpu_mem(CPU_OFF(segs[S_CS].limit)));
+        jcc_to(tr, slow, X64_CC_A);
+    } else {
+        x64_mov_rr(b, 8, X64_RDX, X64_RAX);
+        x64_shift_ri(b, X64_SHL, 8, X64_RDX, 16);
+        x64_shift_ri(b, X64_SAR, 8, X64_RDX, 16);
+        x64_alu_rr(b, X64_CMP, 8, X64_RDX, X64_RAX);
+        jcc_to(tr, slow, X64_CC_NE);
+    }
+}
+
+/* The block's last instruction jumped to RAX: rip, count, chainable exit.
+ * The slow stub's handler leaves through STUB_RET (X86_R_JUMP or an
+ * exception); should it return X86_R_NEXT, the code after resumes. */
+static void emit_jump_exit(Tr *tr, Stub *slow, unsigned n)
+{
+    X64Buf *b = &tr->b;
+    x64_store(b, 8, cpu_mem(CPU_OFF(rip)), X64_RAX);
+    add_icount(tr, (int64_t)n - tr->flushed);
+    exit_with(tr, X86_JX_CHAIN);
+    slow->resume = x64_buf_used(b);
+    store_rip(tr, tr->off[n]);
+    add_icount(tr, (int64_t)n - tr->flushed);
+    exit_with(tr, X86_JX_CHAIN);
+}
+
+/* CALL rel: the target checked first (x86_jump after x86_push in the
+ * handler, which undoes the push when the jump faults: the same state),
+ * then the return address pushed. */
+static void emit_call_rel(Tr *tr, unsigned i, unsigned n)
+{
+    X64Buf *b = &tr->b;
+    const X86Insn *in = &tr->blk->insns[i];
+    Stub *slow = slow_stub(tr, i);
+    emit_stack_check(tr, slow);
+    ip_at(tr, X64_RAX, (int64_t)tr->off[i + 1] + in->op[0].disp);
+    emit_target_check(tr, slow);
+    x64_mov_rr(b, 8, X64_R9, X64_RAX);
+    ip_at(tr, X64_RDI, tr->off[i + 1]);
+    emit_push_rdi(tr, slow);
+    x64_mov_rr(b, 8, X64_RAX, X64_R9);
+    emit_jump_exit(tr, slow, n);
+}
+
+/* RET [imm16]: x86_stack_peek, x86_jump, then rSP += size + imm. */
+static void emit_ret(Tr *tr, unsigned i, unsigned n)
+{
+    X64Buf *b = &tr->b;
+    const X86Insn *in = &tr->blk->insns[i];
+    unsigned imm = in->nops ? (unsigned)((uint64_t)in->op[0].disp & 0xffff) : 0;
+    Stub *slow = slow_stub(tr, i);
+    emit_stack_check(tr, slow);
+    emit_pop_rdi(tr, slow, imm);
+    x64_mov_rr(b, 8, X64_RAX, X64_RDI);
+    emit_target_check(tr, slow);
+    x64_store(b, 8, cpu_mem(REG_OFF(R_SP)), X64_R8);
+    emit_jump_exit(tr, slow, n);
+}
+
 /* The jump of instruction i (last of the block) to off[i+1] + rel is taken. */
 static void emit_taken(Tr *tr, unsigned i, unsigned n)
 {
@@ -748,28 +983,10 @@ static void emit_taken(Tr *tr, unsigned i, unsigned n)
     }
     /* Elsewhere: the checks of jcc_fast / x86_jump, else the handler
      * raises the #GP. */
-    Stub *slow = new_stub(tr, STUB_SLOW, i);
-    slow->flushed = tr->flushed;
+    Stub *slow = slow_stub(tr, i);
     ip_at(tr, X64_RAX, target);
-    if (tr->code_size == 4) {
-        x64_alu_rm(b, X64_CMP, 4, X64_RAX, cpu_mem(CPU_OFF(segs[S_CS].limit)));
-        jcc_to(tr, slow, X64_CC_A);
-    } else {
-        x64_mov_rr(b, 8, X64_RDX, X64_RAX);
-        x64_shift_ri(b, X64_SHL, 8, X64_RDX, 16);
-        x64_shift_ri(b, X64_SAR, 8, X64_RDX, 16);
-        x64_alu_rr(b, X64_CMP, 8, X64_RDX, X64_RAX);
-        jcc_to(tr, slow, X64_CC_NE);
-    }
-    x64_store(b, 8, cpu_mem(CPU_OFF(rip)), X64_RAX);
-    add_icount(tr, (int64_t)n - tr->flushed);
-    exit_with(tr, X86_JX_CHAIN);
-    /* The handler returns X86_R_JUMP or an exception: both leave through
-     * STUB_RET; resuming here (X86_R_NEXT) cannot happen, but is harmless. */
-    slow->resume = x64_buf_used(b);
-    store_rip(tr, tr->off[n]);
-    add_icount(tr, (int64_t)n - tr->flushed);
-    exit_with(tr, X86_JX_CHAIN);
+    emit_target_check(tr, slow);
+    emit_jump_exit(tr, slow, n);
 }
 
 static void emit_jump(Tr *tr, unsigned i, unsigned n)
@@ -894,8 +1111,28 @@ X86JitFn x86_jit_translate(X86Block *blk, unsigned code_size)
         case J_INCDEC:
             emit_incdec(tr, i);
             break;
+        case J_MOVX:
+            emit_movx(tr, i);
+            break;
+        case J_SETCC:
+            emit_setcc(tr, i);
+            break;
+        case J_PUSH:
+            emit_push(tr, i);
+            break;
+        case J_POP:
+            emit_pop(tr, i);
+            break;
         case J_JCC: case J_JMP:
             emit_jump(tr, i, n);
+            jumped = true;
+            break;
+        case J_CALL_REL:
+            emit_call_rel(tr, i, n);
+            jumped = true;
+            break;
+        case J_RET:
+            emit_ret(tr, i, n);
             jumped = true;
             break;
         default:
