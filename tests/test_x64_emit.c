@@ -684,6 +684,12 @@ START_TEST(test_push_pop_ret)
             verify(b, &e, 1, "x64_%s(%s)", pop ? "pop" : "push", RN[r]);
         }
     }
+    for (int r = 0; r < 16; r++) {
+        X64Buf *b = fresh();
+        x64_jmp_reg(b, r);
+        Exp e = { X86_INS_JMP, (r >= 8) + 2u, 1, { R(8, r) } };
+        verify(b, &e, 1, "x64_jmp_reg(%s)", RN[r]);
+    }
     X64Buf *b = fresh();
     x64_ret(b);
     Exp e = { X86_INS_RET, 1, 0, { { 0 } } };

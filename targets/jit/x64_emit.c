@@ -333,6 +333,12 @@ void x64_call(X64Buf *b, const void *fn)
     }
 }
 
+void x64_jmp_reg(X64Buf *b, X64Reg r)
+{
+    uint8_t op = 0xff;                      /* FF /4 */
+    op_rm_reg(b, 4, &op, 1, 4, r, false, false);
+}
+
 void x64_push(X64Buf *b, X64Reg r)
 {
     if (r >= 8) {

@@ -109,6 +109,7 @@ size_t x64_jmp(X64Buf *b);
 void x64_patch_to(X64Buf *b, size_t rel32_at, const uint8_t *target);
 static inline void x64_patch_here(X64Buf *b, size_t rel32_at) { x64_patch_to(b, rel32_at, b->p); }
 void x64_call(X64Buf *b, const void *fn);   /* rel32 when in reach, else via RAX */
+void x64_jmp_reg(X64Buf *b, X64Reg r);        /* jmp r64 */
 void x64_push(X64Buf *b, X64Reg r);
 void x64_pop(X64Buf *b, X64Reg r);
 void x64_ret(X64Buf *b);

@@ -72,9 +72,11 @@ typedef enum StubKind {
     STUB_BREAK,    /* after X86_R_NEXT: the block was overwritten, exit or SMI */
     STUB_SLOW,     /* a fast path gave up: run the handler, then go back */
     STUB_EXIT,     /* return eax as is */
+    STUB_CHAIN,    /* rip and icount are stored: go on into the next translated
+                    * block if nothing may be pending, else return X86_JX_CHAIN */
 } StubKind;
 
-#define MAX_PATCH 8
+#define MAX_PATCH 16
 typedef struct Stub {
     StubKind kind;
     unsigned insn;
@@ -96,6 +98,7 @@ typedef struct Tr {
     Stub stubs[MAX_STUBS];
     unsigned nstubs;
     bool failed;              /* too many stubs: give up on this block */
+    Stub *chain;              /* this block's STUB_CHAIN, once one exit needs it */
     /* What the lazy record holds, as far as this block's code knows. */
     bool hostflags;           /* host flags = guest flags of `prod` (CF too unless INC/DEC) */
     int prod;                 /* X86CCOp of the last translated flag producer, or -1 */
@@ -826,6 +829,13 @@ static void emit_incdec(Tr *tr, unsigned i)
  * by the caller). */
 static void exit_with(Tr *tr, int value)
 {
+    if (value == X86_JX_CHAIN) {
+        if (!tr->chain) {
+            tr->chain = new_stub(tr, STUB_CHAIN, 0);
+        }
+        jmp_to(tr, tr->chain);
+        return;
+    }
     x64_mov_ri(&tr->b, X64_RAX, (uint32_t)value);
     jmp_to(tr, new_stub(tr, STUB_EXIT, 0));
 }
@@ -966,7 +976,6 @@ static void emit_taken(Tr *tr, unsigned i, unsigned n)
          * ran no handler and another whole one fits the budget; the entry
          * checks (limit, canonical) already passed for this rip. */
         add_icount(tr, (int64_t)n - tr->flushed);
-        Stub *out = new_stub(tr, STUB_EXIT, 0);
         x64_test_rr(b, 4, SLOWRAN, SLOWRAN);
         size_t leave1 = x64_jcc(b, X64_CC_NE);
         x64_load(b, 8, X64_RAX, cpu_mem(CPU_OFF(icount)));
@@ -977,8 +986,7 @@ static void emit_taken(Tr *tr, unsigned i, unsigned n)
         x64_patch_here(b, leave1);
         x64_patch_here(b, leave2);
         store_rip(tr, 0);
-        x64_mov_ri(b, X64_RAX, X86_JX_CHAIN);
-        jmp_to(tr, out);
+        exit_with(tr, X86_JX_CHAIN);
         return;
     }
     /* Elsewhere: the checks of jcc_fast / x86_jump, else the handler
@@ -1010,6 +1018,70 @@ static void emit_jump(Tr *tr, unsigned i, unsigned n)
 
 /* --- Stubs, prologue, epilogue --- */
 
+/* Where a chained block is entered: past the prologue's pushes and the
+ * copies of the arguments, which the running frame already holds. */
+#define X86_JIT_CHAIN_ENTRY 17
+
+_Static_assert(sizeof(struct X86JumpEntry) == 24, "jump cache entries are indexed * 24");
+
+/*
+ * The run loop's chaining (exec_block: round_pending, the jump cache, the
+ * budget) done in host code, so that hot code does not return to C between
+ * blocks. Round work can only have appeared if a handler ran since the
+ * loop last looked (R14): every state round_pending reads changes only in
+ * handlers, their slow paths, or outside the CPU's run. Then: the CS limit
+ * check of exec_block, the jump cache entry for (linear rip, fetch mode),
+ * a translation of this thread's current generation, and a budget that
+ * fits the whole next block; anything else returns X86_JX_CHAIN.
+ */
+static void emit_chain_dispatch(Tr *tr, size_t epilogue_at)
+{
+    X64Buf *b = &tr->b;
+    size_t out[8];
+    unsigned nout = 0;
+    x64_test_rr(b, 4, SLOWRAN, SLOWRAN);
+    out[nout++] = x64_jcc(b, X64_CC_NE);
+    x64_load(b, 8, X64_RAX, cpu_mem(CPU_OFF(rip)));
+    if (tr->code_size == 4) {
+        x64_alu_rm(b, X64_CMP, 4, X64_RAX, cpu_mem(CPU_OFF(segs[S_CS].limit)));
+        out[nout++] = x64_jcc(b, X64_CC_A);
+        x64_alu_rm(b, X64_ADD, 4, X64_RAX, cpu_mem(CPU_OFF(segs[S_CS].base)));
+    }
+    /* jc_hash: (lin ^ (lin >> 10)) & (X86_JC_SIZE - 1) */
+    x64_mov_rr(b, 8, X64_RCX, X64_RAX);
+    x64_shift_ri(b, X64_SHR, 8, X64_RCX, 10);
+    x64_alu_rr(b, X64_XOR, 8, X64_RCX, X64_RAX);
+    x64_alu_ri(b, X64_AND, 4, X64_RCX, X86_JC_SIZE - 1);
+    x64_lea(b, 8, X64_RCX, x64_mem_idx(X64_RCX, X64_RCX, 2, 0));
+    x64_lea(b, 8, X64_RDX, x64_mem_idx(CPU, X64_RCX, 8, CPU_OFF(jc)));
+    x64_alu_rm(b, X64_CMP, 8, X64_RAX, x64_mem(X64_RDX, (int32_t)offsetof(struct X86JumpEntry, lin)));
+    out[nout++] = x64_jcc(b, X64_CC_NE);
+    x64_load(b, 4, X64_RAX, x64_mem(X64_RDX, (int32_t)offsetof(struct X86JumpEntry, mode)));
+    x64_alu_rm(b, X64_CMP, 4, X64_RAX, cpu_mem(CPU_OFF(fetch_mode)));
+    out[nout++] = x64_jcc(b, X64_CC_NE);
+    x64_load(b, 8, X64_RDX, x64_mem(X64_RDX, (int32_t)offsetof(struct X86JumpEntry, b)));
+    x64_load(b, 8, X64_RAX, x64_mem(X64_RDX, (int32_t)offsetof(X86Block, jit)));
+    x64_test_rr(b, 8, X64_RAX, X64_RAX);
+    out[nout++] = x64_jcc(b, X64_CC_E);
+    /* The buffer is this thread's: so is the generation to compare with. */
+    x64_mov_ri(b, X64_RSI, (uint64_t)(uintptr_t)&jit_mem_gen_tls);
+    x64_load(b, 8, X64_RCX, x64_mem(X64_RSI, 0));
+    x64_alu_rm(b, X64_CMP, 8, X64_RCX, x64_mem(X64_RDX, (int32_t)offsetof(X86Block, jit_gen)));
+    out[nout++] = x64_jcc(b, X64_CC_NE);
+    x64_load(b, 2, X64_RCX, x64_mem(X64_RDX, (int32_t)offsetof(X86Block, n)));
+    x64_alu_rm(b, X64_ADD, 8, X64_RCX, cpu_mem(CPU_OFF(icount)));
+    x64_alu_rr(b, X64_CMP, 8, X64_RCX, END);
+    out[nout++] = x64_jcc(b, X64_CC_A);
+    x64_alu_ri(b, X64_ADD, 8, X64_RAX, X86_JIT_CHAIN_ENTRY);
+    x64_jmp_reg(b, X64_RAX);
+    for (unsigned k = 0; k < nout; k++) {
+        x64_patch_here(b, out[k]);
+    }
+    x64_mov_ri(b, X64_RAX, X86_JX_CHAIN);
+    x64_patch_to(b, x64_jmp(b), b->start + epilogue_at);
+}
+
+
 static void emit_stubs(Tr *tr, size_t epilogue_at)
 {
     X64Buf *b = &tr->b;
@@ -1024,6 +1096,9 @@ static void emit_stubs(Tr *tr, size_t epilogue_at)
         switch (s->kind) {
         case STUB_EXIT:
             x64_patch_to(b, x64_jmp(b), b->start + epilogue_at);
+            break;
+        case STUB_CHAIN:
+            emit_chain_dispatch(tr, epilogue_at);
             break;
         case STUB_RET: {
             /* icount counts the instructions before i. */
@@ -1091,6 +1166,10 @@ X86JitFn x86_jit_translate(X86Block *blk, unsigned code_size)
     x64_alu_ri(b, X64_SUB, 8, X64_RSP, 8);
     x64_mov_rr(b, 8, CPU, X64_RDI);
     x64_mov_rr(b, 8, END, X64_RSI);
+    /* Chained entry (emit_chain_dispatch): same frame, same RBX and R15. */
+    if (x64_buf_used(b) != X86_JIT_CHAIN_ENTRY) {
+        return NULL;
+    }
     x64_load(b, 8, RIP0, cpu_mem(CPU_OFF(rip)));
     tr->loop_start = x64_buf_used(b);
     x64_alu_rr(b, X64_XOR, 4, SLOWRAN, SLOWRAN);
@@ -1149,8 +1228,7 @@ X86JitFn x86_jit_translate(X86Block *blk, unsigned code_size)
         store_rip(tr, tr->off[n]);
         add_icount(tr, (int64_t)n - tr->flushed);
         bool segw = blk->insns[n - 1].flags & X86_INSN_SEGW;
-        x64_mov_ri(b, X64_RAX, segw ? X86_JX_END : X86_JX_CHAIN);
-        jmp_to(tr, new_stub(tr, STUB_EXIT, 0));
+        exit_with(tr, segw ? X86_JX_END : X86_JX_CHAIN);
     }
     /* Epilogue. */
     size_t epilogue_at = x64_buf_used(b);
