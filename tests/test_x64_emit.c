@@ -629,6 +629,17 @@ START_TEST(test_inc_dec)
                           { R(s, r) } };
                 verify(b, &e, 1, "x64_%s(%u, %s)", dec ? "dec" : "inc", s, RN[r]);
             }
+            for (int neg = 0; neg < 2; neg++) {
+                X64Buf *b = fresh();
+                if (neg) {
+                    x64_neg(b, s, r);
+                } else {
+                    x64_not(b, s, r);
+                }
+                Exp e = { neg ? X86_INS_NEG : X86_INS_NOT, osz(s) + rexlen(s == 8, -1, -1, r, false, s == 1) + 2, 1,
+                          { R(s, r) } };
+                verify(b, &e, 1, "x64_%s(%u, %s)", neg ? "neg" : "not", s, RN[r]);
+            }
         }
     }
     done();

@@ -280,6 +280,15 @@ static void unary_ff(X64Buf *b, unsigned size, X64Reg r, int digit)
 void x64_inc(X64Buf *b, unsigned size, X64Reg r) { unary_ff(b, size, r, 0); }
 void x64_dec(X64Buf *b, unsigned size, X64Reg r) { unary_ff(b, size, r, 1); }
 
+static void unary_f7(X64Buf *b, unsigned size, X64Reg r, int digit)
+{
+    uint8_t opc = size == 1 ? 0xf6 : 0xf7;
+    op_rm_reg(b, size, &opc, 1, digit, r, false, size == 1);
+}
+
+void x64_not(X64Buf *b, unsigned size, X64Reg r) { unary_f7(b, size, r, 2); }
+void x64_neg(X64Buf *b, unsigned size, X64Reg r) { unary_f7(b, size, r, 3); }
+
 void x64_shift_ri(X64Buf *b, X64Shift op, unsigned size, X64Reg r, uint8_t count)
 {
     uint8_t opc = size == 1 ? 0xc0 : 0xc1;

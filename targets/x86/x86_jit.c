@@ -51,14 +51,21 @@ typedef enum JKind {
     J_LEA,
     J_ALU_RR, J_ALU_RI, J_ALU_RM, J_ALU_MR, J_ALU_MI,
     J_INCDEC,
+    J_NEGNOT,                                 /* NEG/NOT of a register */
+    J_SHIFT,                                  /* SHL/SHR/SAR of a 32/64-bit register by imm */
+    J_CMOV,                                   /* CMOVcc of a 32/64-bit register */
     J_MOVX,                                   /* MOVZX/MOVSX/MOVSXD to a 32/64-bit register */
     J_SETCC,                                  /* SETcc of a byte register */
     J_PUSH, J_POP,                            /* register or immediate, flat stack */
     J_JCC, J_JMP, J_CALL_REL, J_RET,          /* block enders */
+    J_JMP_IND, J_CALL_IND,                    /* ... through a register or memory */
 } JKind;
 
 /* ALU operations: the host operation and what the guest's lazy record says. */
-typedef enum JAlu { JA_ADD, JA_OR, JA_AND, JA_SUB, JA_XOR, JA_CMP, JA_TEST, JA_INC, JA_DEC } JAlu;
+typedef enum JAlu {
+    JA_ADD, JA_OR, JA_AND, JA_SUB, JA_XOR, JA_CMP, JA_TEST, JA_INC, JA_DEC, JA_NEG, JA_NOT,
+    JA_SHL, JA_SHR, JA_SAR,
+} JAlu;
 
 typedef struct JInsn {
     JKind kind;
@@ -129,7 +136,8 @@ static bool plain_prefixes(const X86Insn *in)
 
 static bool reg_ok(const X86Operand *o, unsigned sz)
 {
-    return o->kind == X86_OPK_REG && o->size == sz && o->reg < 16;
+    return (o->kind == X86_OPK_REG && o->size == sz && o->reg < 16) ||
+           (o->kind == X86_OPK_REG8H && sz == 1 && o->reg < 4);
 }
 
 /* A memory operand the fast path can address: 32/64-bit (or 16-bit)
@@ -169,15 +177,23 @@ static JKind classify(const X86Insn *in, unsigned code_size, JAlu *alu)
     case X86_INS_JE: case X86_INS_JGE: case X86_INS_JG: case X86_INS_JLE: case X86_INS_JL:
     case X86_INS_JNE: case X86_INS_JNO: case X86_INS_JNP: case X86_INS_JNS: case X86_INS_JO:
     case X86_INS_JP: case X86_INS_JS:
-        if (in->nops != 1 || d->kind != X86_OPK_IMM || !(in->flags & X86_INSN_ENDS_BLOCK)) {
+        if (in->nops != 1 || !(in->flags & X86_INSN_ENDS_BLOCK)) {
             return J_CALL;
         }
         if (!((code_size == 4 && in->opsize == 4) || code_size == 8)) {
             return J_CALL;
         }
+        if (d->kind != X86_OPK_IMM) {
+            if (in->id == X86_INS_JMP && !(in->prefixes & X86_PFX_OPSIZE) &&
+                (reg_ok(d, code_size) || mem_ok(in, d, code_size))) {
+                return J_JMP_IND;
+            }
+            return J_CALL;
+        }
         return in->id == X86_INS_JMP ? J_JMP : J_JCC;
     case X86_INS_MOV:
-        if (in->nops != 2 || (sz != 4 && sz != 8) || (in->flags & X86_INSN_SEGW)) {
+        if (in->nops != 2 || !(sz == 1 || sz == 2 || sz == 4 || sz == 8) ||
+            (in->flags & X86_INSN_SEGW)) {
             return J_CALL;
         }
         if (reg_ok(d, sz) && reg_ok(s, sz)) return J_MOV_RR;
@@ -216,11 +232,15 @@ static JKind classify(const X86Insn *in, unsigned code_size, JAlu *alu)
         return in->id == X86_INS_POP && reg_ok(d, want) ? J_POP : J_CALL;
     }
     case X86_INS_CALL:
-        if (in->nops == 1 && d->kind == X86_OPK_IMM && (in->flags & X86_INSN_ENDS_BLOCK) &&
-            !(in->prefixes & X86_PFX_OPSIZE) && (code_size == 8 || in->opsize == 4)) {
+        if (in->nops != 1 || !(in->flags & X86_INSN_ENDS_BLOCK) ||
+            (in->prefixes & X86_PFX_OPSIZE) || !(code_size == 8 || in->opsize == 4)) {
+            return J_CALL;
+        }
+        if (d->kind == X86_OPK_IMM) {
             return J_CALL_REL;
         }
-        return J_CALL;
+        /* Indirect: the pointer is as wide as the stack operand. */
+        return reg_ok(d, code_size) || mem_ok(in, d, code_size) ? J_CALL_IND : J_CALL;
     case X86_INS_RET:
         if (in->nops <= 1 && (in->nops == 0 || d->kind == X86_OPK_IMM) &&
             (in->flags & X86_INSN_ENDS_BLOCK) && !(in->prefixes & X86_PFX_OPSIZE) &&
@@ -228,8 +248,31 @@ static JKind classify(const X86Insn *in, unsigned code_size, JAlu *alu)
             return J_RET;
         }
         return J_CALL;
+    case X86_INS_NEG: case X86_INS_NOT:
+        if (in->nops == 1 && reg_ok(d, sz)) {
+            *alu = in->id == X86_INS_NEG ? JA_NEG : JA_NOT;
+            return J_NEGNOT;
+        }
+        return J_CALL;
+    case X86_INS_SHL: case X86_INS_SAL: case X86_INS_SHR: case X86_INS_SAR:
+        /* By an immediate (or the D1 form's 1); by CL: the handler. */
+        if ((sz == 4 || sz == 8) && reg_ok(d, sz) &&
+            (in->nops == 1 || (in->nops == 2 && s->kind == X86_OPK_IMM))) {
+            *alu = in->id == X86_INS_SHR ? JA_SHR : in->id == X86_INS_SAR ? JA_SAR : JA_SHL;
+            return J_SHIFT;
+        }
+        return J_CALL;
+    case X86_INS_CMOVA: case X86_INS_CMOVAE: case X86_INS_CMOVB: case X86_INS_CMOVBE:
+    case X86_INS_CMOVE: case X86_INS_CMOVG: case X86_INS_CMOVGE: case X86_INS_CMOVL:
+    case X86_INS_CMOVLE: case X86_INS_CMOVNE: case X86_INS_CMOVNO: case X86_INS_CMOVNP:
+    case X86_INS_CMOVNS: case X86_INS_CMOVO: case X86_INS_CMOVP: case X86_INS_CMOVS:
+        if (in->nops == 2 && (sz == 4 || sz == 8) && reg_ok(d, sz) &&
+            (reg_ok(s, sz) || mem_ok(in, s, sz))) {
+            return J_CMOV;
+        }
+        return J_CALL;
     case X86_INS_INC: case X86_INS_DEC:
-        if (in->nops == 1 && (sz == 4 || sz == 8) && reg_ok(d, sz)) {
+        if (in->nops == 1 && reg_ok(d, sz)) {
             *alu = in->id == X86_INS_INC ? JA_INC : JA_DEC;
             return J_INCDEC;
         }
@@ -244,7 +287,7 @@ static JKind classify(const X86Insn *in, unsigned code_size, JAlu *alu)
     default:
         return J_CALL;
     }
-    if (in->nops != 2 || (sz != 4 && sz != 8)) {
+    if (in->nops != 2 || !(sz == 1 || sz == 2 || sz == 4 || sz == 8)) {
         return J_CALL;
     }
     if (reg_ok(d, sz) && reg_ok(s, sz)) return J_ALU_RR;
@@ -255,10 +298,26 @@ static JKind classify(const X86Insn *in, unsigned code_size, JAlu *alu)
     return J_CALL;
 }
 
-/* The condition (X86_COND_*) of a Jcc or SETcc. */
+/* The condition (X86_COND_*) of a Jcc, SETcc or CMOVcc. */
 static unsigned jcc_cond(unsigned id)
 {
     switch (id) {
+    case X86_INS_CMOVO: return X86_COND_O;
+    case X86_INS_CMOVNO: return X86_COND_NO;
+    case X86_INS_CMOVB: return X86_COND_B;
+    case X86_INS_CMOVAE: return X86_COND_AE;
+    case X86_INS_CMOVE: return X86_COND_E;
+    case X86_INS_CMOVNE: return X86_COND_NE;
+    case X86_INS_CMOVBE: return X86_COND_BE;
+    case X86_INS_CMOVA: return X86_COND_A;
+    case X86_INS_CMOVS: return X86_COND_S;
+    case X86_INS_CMOVNS: return X86_COND_NS;
+    case X86_INS_CMOVP: return X86_COND_P;
+    case X86_INS_CMOVNP: return X86_COND_NP;
+    case X86_INS_CMOVL: return X86_COND_L;
+    case X86_INS_CMOVGE: return X86_COND_GE;
+    case X86_INS_CMOVLE: return X86_COND_LE;
+    case X86_INS_CMOVG: return X86_COND_G;
     case X86_INS_SETO: return X86_COND_O;
     case X86_INS_SETNO: return X86_COND_NO;
     case X86_INS_SETB: return X86_COND_B;
@@ -295,7 +354,19 @@ static unsigned jcc_cond(unsigned id)
 }
 
 static bool is_alu(JKind k) { return k >= J_ALU_RR && k <= J_ALU_MI; }
-static bool is_producer(JKind k) { return is_alu(k) || k == J_INCDEC; }
+/* The shift count of J_SHIFT instruction `in` after the SDM mask. */
+static unsigned shift_count(const X86Insn *in)
+{
+    unsigned c = in->nops == 1 ? 1 : (unsigned)in->op[1].disp & 0xff;
+    return c & (in->op[0].size == 8 ? 0x3f : 0x1f);
+}
+
+static bool is_producer(const Tr *tr, unsigned i)
+{
+    JKind k = tr->j[i].kind;
+    return is_alu(k) || k == J_INCDEC || (k == J_NEGNOT && tr->j[i].alu == JA_NEG) ||
+           (k == J_SHIFT && shift_count(&tr->blk->insns[i]) != 0);
+}
 
 static X86CCOp alu_ccop(JAlu a)
 {
@@ -304,6 +375,10 @@ static X86CCOp alu_ccop(JAlu a)
     case JA_SUB: case JA_CMP: return X86_CC_SUB;
     case JA_INC: return X86_CC_INC;
     case JA_DEC: return X86_CC_DEC;
+    case JA_NEG: return X86_CC_SUB;
+    case JA_SHL: return X86_CC_SHL;
+    case JA_SHR: return X86_CC_SHR;
+    case JA_SAR: return X86_CC_SAR;
     default: return X86_CC_LOGIC;
     }
 }
@@ -317,17 +392,19 @@ static void plan_flags(Tr *tr, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
         JInsn *p = &tr->j[i];
-        if (!is_producer(p->kind)) {
+        if (!is_producer(tr, i)) {
             continue;
         }
         p->record = true;
         for (unsigned k = i + 1; k < n; k++) {
             JKind jk = tr->j[k].kind;
+            bool producer = is_producer(tr, k);
             if (jk == J_NOP || jk == J_MOV_RR || jk == J_MOV_RI || jk == J_LEA ||
-                (jk == J_MOVX && tr->blk->insns[k].op[1].kind == X86_OPK_REG)) {
-                continue;
+                (jk == J_MOVX && tr->blk->insns[k].op[1].kind != X86_OPK_MEM) ||
+                ((jk == J_NEGNOT || jk == J_SHIFT) && !producer)) {
+                continue;   /* no flags, no fault */
             }
-            if (jk == J_ALU_RR || jk == J_ALU_RI) {
+            if (jk == J_ALU_RR || jk == J_ALU_RI || (producer && (jk == J_NEGNOT || jk == J_SHIFT))) {
                 p->record = false;
             } else if (jk == J_INCDEC && alu_ccop(p->alu) == X86_CC_LOGIC) {
                 p->record = false;
@@ -340,6 +417,19 @@ static void plan_flags(Tr *tr, unsigned n)
 /* --- Emission helpers --- */
 
 static X64Mem cpu_mem(int32_t off) { return x64_mem(CPU, off); }
+
+/* A general register operand in X86Cpu.regs (AH..BH: byte 1 of the slot). */
+static X64Mem greg(const X86Operand *o)
+{
+    return cpu_mem(REG_OFF(o->reg) + (o->kind == X86_OPK_REG8H ? 1 : 0));
+}
+
+/* x86_set_reg: a 4-byte value (zero-extended in `src`) clears bits 63..32,
+ * 1- and 2-byte values merge. */
+static void greg_store(X64Buf *b, const X86Operand *o, unsigned size, X64Reg src)
+{
+    x64_store(b, size == 4 ? 8 : size, greg(o), src);
+}
 
 static Stub *new_stub(Tr *tr, StubKind kind, unsigned insn)
 {
@@ -558,22 +648,22 @@ static void emit_mov(Tr *tr, unsigned i)
     unsigned sz = d->size;
     switch (tr->j[i].kind) {
     case J_MOV_RR:
-        x64_load(b, sz, X64_RAX, cpu_mem(REG_OFF(s->reg)));
-        x64_store(b, 8, cpu_mem(REG_OFF(d->reg)), X64_RAX);
+        x64_load(b, sz, X64_RAX, greg(s));
+        greg_store(b, d, sz, X64_RAX);
         break;
     case J_MOV_RI:
         x64_mov_ri(b, X64_RAX, (uint64_t)s->disp & x86_mask(sz));
-        x64_store(b, 8, cpu_mem(REG_OFF(d->reg)), X64_RAX);
+        greg_store(b, d, sz, X64_RAX);
         break;
     case J_MOV_RM:
         emit_mem(tr, i, s, sz, ACC_READ);
         x64_load(b, sz, X64_RAX, x64_mem(X64_RCX, 0));
-        x64_store(b, 8, cpu_mem(REG_OFF(d->reg)), X64_RAX);
+        greg_store(b, d, sz, X64_RAX);
         slow_resume_here(tr, i);
         break;
     case J_MOV_MR:
         emit_mem(tr, i, d, sz, ACC_WRITE);
-        x64_load(b, sz, X64_RAX, cpu_mem(REG_OFF(s->reg)));
+        x64_load(b, sz, X64_RAX, greg(s));
         x64_store(b, sz, x64_mem(X64_RCX, 0), X64_RAX);
         slow_resume_here(tr, i);
         break;
@@ -607,7 +697,7 @@ static void emit_movx(Tr *tr, unsigned i)
     const X86Insn *in = &tr->blk->insns[i];
     const X86Operand *d = &in->op[0], *s = &in->op[1];
     bool sign = in->id != X86_INS_MOVZX;
-    X64Mem src = cpu_mem(REG_OFF(s->reg));
+    X64Mem src = greg(s);
     if (s->kind == X86_OPK_MEM) {
         emit_mem(tr, i, s, s->size, ACC_READ);
         src = x64_mem(X64_RCX, 0);
@@ -690,6 +780,93 @@ static void emit_pop(Tr *tr, unsigned i)
     slow_resume_here(tr, i);
 }
 
+/* NEG (x86_neg: SUB 0 - a) and NOT (no flags) of a register. */
+static void emit_negnot(Tr *tr, unsigned i)
+{
+    X64Buf *b = &tr->b;
+    JInsn *j = &tr->j[i];
+    const X86Operand *d = &tr->blk->insns[i].op[0];
+    unsigned sz = d->size;
+    x64_load(b, sz, X64_RAX, greg(d));
+    if (j->alu == JA_NOT) {
+        x64_not(b, sz, X64_RAX);
+        greg_store(b, d, sz, X64_RAX);
+        return;
+    }
+    if (j->record) {
+        x64_store_imm(b, 8, cpu_mem(LF_OFF(src1)), 0);
+        x64_store(b, 8, cpu_mem(LF_OFF(src2)), X64_RAX);
+    }
+    x64_neg(b, sz, X64_RAX);
+    greg_store(b, d, sz, X64_RAX);
+    if (j->record) {
+        x64_store(b, 8, cpu_mem(LF_OFF(res)), X64_RAX);
+        x64_store_imm(b, 2, cpu_mem(LF_OFF(op)), (int32_t)(X86_CC_SUB | (sz << 8)));
+    }
+    note_producer(tr, X86_CC_SUB, sz, j->record, true);
+}
+
+/* SHL/SHR/SAR by a constant: a masked count of 0 still writes the register
+ * (a 32-bit one is zero-extended) and leaves the flags. */
+static void emit_shift(Tr *tr, unsigned i)
+{
+    X64Buf *b = &tr->b;
+    JInsn *j = &tr->j[i];
+    const X86Insn *in = &tr->blk->insns[i];
+    const X86Operand *d = &in->op[0];
+    unsigned sz = d->size, count = shift_count(in);
+    X86CCOp op = alu_ccop(j->alu);
+    x64_load(b, sz, X64_RAX, greg(d));
+    if (count == 0) {
+        greg_store(b, d, sz, X64_RAX);
+        return;
+    }
+    if (j->record) {
+        x64_store(b, 8, cpu_mem(LF_OFF(src1)), X64_RAX);
+        x64_store_imm(b, 8, cpu_mem(LF_OFF(src2)), (int32_t)count);
+    }
+    x64_shift_ri(b, j->alu == JA_SHL ? X64_SHL : j->alu == JA_SHR ? X64_SHR : X64_SAR, sz,
+                 X64_RAX, (uint8_t)count);
+    greg_store(b, d, sz, X64_RAX);
+    if (j->record) {
+        x64_store(b, 8, cpu_mem(LF_OFF(res)), X64_RAX);
+        x64_store_imm(b, 2, cpu_mem(LF_OFF(op)), (int32_t)(op | (sz << 8)));
+    }
+    /* The record's OF rule for counts > 1 is the library's: no host flags. */
+    note_producer(tr, op, sz, j->record, false);
+}
+
+static X64Cond emit_cond(Tr *tr, unsigned cc);
+
+/* CMOVcc: the source is read (and may fault) whatever the condition; a
+ * false 32-bit CMOV still clears the upper half (cmovcc). */
+static void emit_cmov(Tr *tr, unsigned i)
+{
+    X64Buf *b = &tr->b;
+    const X86Insn *in = &tr->blk->insns[i];
+    const X86Operand *d = &in->op[0], *s = &in->op[1];
+    unsigned sz = d->size;
+    X64Cond hc = emit_cond(tr, jcc_cond(in->id));
+    x64_setcc(b, hc, X64_R9);
+    x64_movzx_rr(b, 1, X64_R9, X64_R9);
+    if (s->kind == X86_OPK_MEM) {
+        emit_mem(tr, i, s, sz, ACC_READ);
+        x64_load(b, sz, X64_RDI, x64_mem(X64_RCX, 0));
+    } else {
+        x64_load(b, sz, X64_RDI, greg(s));
+    }
+    x64_load(b, sz, X64_RAX, greg(d));
+    x64_test_rr(b, 4, X64_R9, X64_R9);
+    size_t keep = x64_jcc(b, X64_CC_E);
+    x64_mov_rr(b, 8, X64_RAX, X64_RDI);
+    x64_patch_here(b, keep);
+    x64_store(b, 8, greg(d), X64_RAX);
+    if (s->kind == X86_OPK_MEM) {
+        slow_resume_here(tr, i);
+    }
+    tr->hostflags = false;
+}
+
 static const X64Alu host_alu[] = {
     [JA_ADD] = X64_ADD, [JA_OR] = X64_OR, [JA_AND] = X64_AND, [JA_SUB] = X64_SUB,
     [JA_XOR] = X64_XOR, [JA_CMP] = X64_SUB, [JA_TEST] = X64_AND,
@@ -698,7 +875,7 @@ static const X64Alu host_alu[] = {
 /* a in RAX, b in RDX: compute, write back (to the register, or through the
  * host pointer in RCX when `to_mem`), record. Host flags end up as the
  * guest's. */
-static void alu_core(Tr *tr, unsigned i, unsigned sz, bool to_mem, int32_t dreg)
+static void alu_core(Tr *tr, unsigned i, unsigned sz, bool to_mem, const X86Operand *dreg)
 {
     X64Buf *b = &tr->b;
     JInsn *j = &tr->j[i];
@@ -718,7 +895,7 @@ static void alu_core(Tr *tr, unsigned i, unsigned sz, bool to_mem, int32_t dreg)
         if (to_mem) {
             x64_store(b, sz, x64_mem(X64_RCX, 0), X64_RAX);
         } else {
-            x64_store(b, 8, cpu_mem(REG_OFF(dreg)), X64_RAX);
+            greg_store(b, dreg, sz, X64_RAX);
         }
     }
     if (j->record) {
@@ -743,19 +920,19 @@ static void emit_alu(Tr *tr, unsigned i)
     case J_ALU_RR:
     case J_ALU_RI:
         if (j->kind == J_ALU_RR) {
-            x64_load(b, sz, X64_RDX, cpu_mem(REG_OFF(s->reg)));
+            x64_load(b, sz, X64_RDX, greg(s));
         } else {
             x64_mov_ri(b, X64_RDX, (uint64_t)s->disp & x86_mask(sz));
         }
-        x64_load(b, sz, X64_RAX, cpu_mem(REG_OFF(d->reg)));
-        alu_core(tr, i, sz, false, d->reg);
+        x64_load(b, sz, X64_RAX, greg(d));
+        alu_core(tr, i, sz, false, d);
         note_producer(tr, alu_ccop(j->alu), sz, j->record, true);
         break;
     case J_ALU_RM:
         emit_mem(tr, i, s, sz, ACC_READ);
         x64_load(b, sz, X64_RDX, x64_mem(X64_RCX, 0));
-        x64_load(b, sz, X64_RAX, cpu_mem(REG_OFF(d->reg)));
-        alu_core(tr, i, sz, false, d->reg);
+        x64_load(b, sz, X64_RAX, greg(d));
+        alu_core(tr, i, sz, false, d);
         slow_resume_here(tr, i);
         /* The slow path left the same record but not the host flags. */
         note_producer(tr, alu_ccop(j->alu), sz, j->record, false);
@@ -763,12 +940,12 @@ static void emit_alu(Tr *tr, unsigned i)
     default: /* J_ALU_MR, J_ALU_MI */
         emit_mem(tr, i, d, sz, writes ? ACC_RMW : ACC_READ);
         if (j->kind == J_ALU_MR) {
-            x64_load(b, sz, X64_RDX, cpu_mem(REG_OFF(s->reg)));
+            x64_load(b, sz, X64_RDX, greg(s));
         } else {
             x64_mov_ri(b, X64_RDX, (uint64_t)s->disp & x86_mask(sz));
         }
         x64_load(b, sz, X64_RAX, x64_mem(X64_RCX, 0));
-        alu_core(tr, i, sz, true, 0);
+        alu_core(tr, i, sz, true, NULL);
         slow_resume_here(tr, i);
         note_producer(tr, alu_ccop(j->alu), sz, j->record, false);
         break;
@@ -780,7 +957,8 @@ static void emit_incdec(Tr *tr, unsigned i)
     X64Buf *b = &tr->b;
     const X86Insn *in = &tr->blk->insns[i];
     JInsn *j = &tr->j[i];
-    unsigned sz = in->op[0].size, reg = in->op[0].reg;
+    const X86Operand *d = &in->op[0];
+    unsigned sz = d->size;
     X86CCOp op = alu_ccop(j->alu);
     /* The CF INC/DEC keeps goes into aux (x86_inc/x86_dec). */
     int aux = -1;                        /* -1: already right in memory */
@@ -804,7 +982,7 @@ static void emit_incdec(Tr *tr, unsigned i)
             x64_patch_here(b, keep2);
         }
     }
-    x64_load(b, sz, X64_RAX, cpu_mem(REG_OFF(reg)));
+    x64_load(b, sz, X64_RAX, greg(d));
     if (j->record) {
         x64_store(b, 8, cpu_mem(LF_OFF(src1)), X64_RAX);
         x64_store_imm(b, 8, cpu_mem(LF_OFF(src2)), 1);
@@ -814,7 +992,7 @@ static void emit_incdec(Tr *tr, unsigned i)
     } else {
         x64_dec(b, sz, X64_RAX);
     }
-    x64_store(b, 8, cpu_mem(REG_OFF(reg)), X64_RAX);
+    greg_store(b, d, sz, X64_RAX);
     if (j->record) {
         x64_store(b, 8, cpu_mem(LF_OFF(res)), X64_RAX);
         x64_store_imm(b, 2, cpu_mem(LF_OFF(op)), (int32_t)(op | (sz << 8)));
@@ -895,7 +1073,7 @@ static void emit_setcc(Tr *tr, unsigned i)
     const X86Insn *in = &tr->blk->insns[i];
     X64Cond hc = emit_cond(tr, jcc_cond(in->id));
     x64_setcc(&tr->b, hc, X64_RAX);
-    x64_store(&tr->b, 1, cpu_mem(REG_OFF(in->op[0].reg)), X64_RAX);
+    x64_store(&tr->b, 1, greg(&in->op[0]), X64_RAX);
     tr->hostflags = false;
 }
 
@@ -947,6 +1125,36 @@ static void emit_call_rel(Tr *tr, unsigned i, unsigned n)
     ip_at(tr, X64_RDI, tr->off[i + 1]);
     emit_push_rdi(tr, slow);
     x64_mov_rr(b, 8, X64_RAX, X64_R9);
+    emit_jump_exit(tr, slow, n);
+}
+
+/* JMP/CALL through a register or memory (near_target, then for CALL the
+ * push, then x86_jump; the target is checked before the push here, the
+ * handler undoing its push on a bad target makes that the same). */
+static void emit_jmp_ind(Tr *tr, unsigned i, unsigned n, bool call)
+{
+    X64Buf *b = &tr->b;
+    const X86Insn *in = &tr->blk->insns[i];
+    const X86Operand *o = &in->op[0];
+    unsigned sz = tr->code_size;
+    Stub *slow = slow_stub(tr, i);
+    if (call) {
+        emit_stack_check(tr, slow);
+    }
+    if (o->kind == X86_OPK_MEM) {
+        emit_ea(tr, i, in, o);
+        emit_access(tr, slow, o->seg, sz, ACC_READ);
+        x64_load(b, sz, X64_RAX, x64_mem(X64_RCX, 0));
+    } else {
+        x64_load(b, sz, X64_RAX, greg(o));
+    }
+    emit_target_check(tr, slow);
+    if (call) {
+        x64_mov_rr(b, 8, X64_R9, X64_RAX);
+        ip_at(tr, X64_RDI, tr->off[i + 1]);
+        emit_push_rdi(tr, slow);
+        x64_mov_rr(b, 8, X64_RAX, X64_R9);
+    }
     emit_jump_exit(tr, slow, n);
 }
 
@@ -1193,6 +1401,15 @@ X86JitFn x86_jit_translate(X86Block *blk, unsigned code_size)
         case J_MOVX:
             emit_movx(tr, i);
             break;
+        case J_NEGNOT:
+            emit_negnot(tr, i);
+            break;
+        case J_SHIFT:
+            emit_shift(tr, i);
+            break;
+        case J_CMOV:
+            emit_cmov(tr, i);
+            break;
         case J_SETCC:
             emit_setcc(tr, i);
             break;
@@ -1212,6 +1429,10 @@ X86JitFn x86_jit_translate(X86Block *blk, unsigned code_size)
             break;
         case J_RET:
             emit_ret(tr, i, n);
+            jumped = true;
+            break;
+        case J_JMP_IND: case J_CALL_IND:
+            emit_jmp_ind(tr, i, n, tr->j[i].kind == J_CALL_IND);
             jumped = true;
             break;
         default:
