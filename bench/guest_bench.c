@@ -52,6 +52,11 @@
  *   pg-flush       01 0c 3e 81 c7 00 10 00 00 81 e7 00 f0 00 00 75 06 0f 20 d8 0f 22 d8
  *                  49 75 e6        the 16-page loop, with mov eax,cr3; mov cr3,eax
  *                                  each time edi wraps to 0 (every 16 touches)
+ * and c-mix, real compiler output: bench/cprog/cmix.c (CRC32, quicksort,
+ * FNV-1a, a sieve, a bytecode interpreter) compiled by gcc -O2 -m32 into a
+ * flat image at 0x200000 (stack below 0x300000, work buffer at 0x400000,
+ * paging off), against Unicorn and against the same source compiled into
+ * this program (native), each run checked against the native checksum.
  *
  * Every run is checked, so that a broken CPU cannot produce a fast number:
  * ECX = 0 and the CPU stopped at the hlt (mmusim: X86_EXIT_HALTED with
@@ -86,6 +91,7 @@
 #include "tlb/tlb.h"
 
 #include "guest_bench.h"
+#include "cmix.h"   /* bench/cprog: c-mix's workload, also run natively */
 
 #ifdef HAVE_UNICORN
 #include <unicorn/unicorn.h>
@@ -880,12 +886,13 @@ static double job_run_fn(void *job, uint64_t n)
 /* ------------------------------------------------------------------------ */
 /* Measurement                                                               */
 
-/* Run the job for growing n until a call lasts min_sample_ns, and a
- * second call at that n confirms it (a first call that was descheduled or
- * did one-time work must not fix a tiny n). This is also the warm-up. */
-uint64_t gb_calibrate(void *job, GbRunFn run)
+/* Run the job for growing n (from n0) until a call lasts min_sample_ns,
+ * and a second call at that n confirms it (a first call that was
+ * descheduled or did one-time work must not fix a tiny n). This is also
+ * the warm-up. */
+static uint64_t calibrate_from(void *job, GbRunFn run, uint64_t n0)
 {
-    uint64_t n = 1000;
+    uint64_t n = n0;
     for (;;) {
         double dt = run(job, n);
         if (dt >= gb_params.min_sample_ns || n >= GB_MAX_ITERS) {
@@ -901,11 +908,17 @@ uint64_t gb_calibrate(void *job, GbRunFn run)
         } else if (scale > 1000.0) {
             scale = 1000.0;
         }
-        n = (uint64_t)((double)n * scale);
+        uint64_t grown = (uint64_t)((double)n * scale);
+        n = grown > n ? grown : n + 1;  /* small n (c-mix): 1 * 1.5 is still 1 */
         if (n > GB_MAX_ITERS) {
             n = GB_MAX_ITERS;
         }
     }
+}
+
+uint64_t gb_calibrate(void *job, GbRunFn run)
+{
+    return calibrate_from(job, run, 1000);
 }
 
 /* Samples round-robin: sample i of every loop before sample i + 1 of any,
@@ -1309,6 +1322,347 @@ static void run_group(const int *idx, unsigned count)
 }
 
 /* ------------------------------------------------------------------------ */
+/* c-mix: real compiler output                                               */
+
+/*
+ * bench/cprog/cmix.c compiled by gcc -O2 for i386 (freestanding), linked
+ * at MMUSIM_CMIX_BASE behind bench/cprog/cmix_entry.asm and flattened to an
+ * image at build time (bench/cprog/cmix.cmake); the same source compiled
+ * into this program is the native baseline. A run: EIP at the image's
+ * base, ECX = iterations, EDI = the work buffer's guest address; the stub
+ * sets ESP, calls cmix_run and halts with the checksum in EAX. Paging off
+ * and the flat segments of the loops (mm_setup_cpu). Checks: the checksum
+ * is the native cmix_run's for the same count; mmusim stopped at the hlt,
+ * having retired the same number of instructions as every earlier run of
+ * that count.
+ */
+#define CMIX_CASE      "c-mix"
+#define CMIX_WORK      0x00400000u   /* the work buffer: CMIX_WORK_SIZE bytes */
+#define CMIX_HALT_OFF  13u           /* the stub: cld; mov esp, imm32; push edi; push ecx;
+                                      * call cmix_run; hlt */
+/* A bound on the instructions of one iteration (it needs about 2.8 M): a
+ * guest that went astray ends its run there instead of hanging. */
+#define CMIX_MAX_INSNS_PER_ITER 50000000ull
+#define CMIX_PARAMS    "gcc -O2 -m32, paging off"
+
+#ifdef MMUSIM_CMIX_IMAGE
+_Static_assert(MMUSIM_CMIX_BASE >= PT_BASE + (PT_TABLES + 1) * PAGE_SIZE &&
+               MMUSIM_CMIX_STACK_TOP <= CMIX_WORK &&
+               CMIX_WORK + CMIX_WORK_SIZE <= STORE_ADDR,
+               "c-mix's image, stack and work buffer overlap the loops' memory");
+#endif
+
+typedef enum CmixKind { CMIX_MM, CMIX_UC, CMIX_NATIVE } CmixKind;
+
+typedef struct CmixJob {
+    CmixKind kind;
+    const char *name;
+    unsigned errors;
+    bool timed;              /* the timed samples: statistics are collected */
+    bool trial;              /* Unicorn: a run with a timeout */
+    uint64_t timed_iters, timed_insns;
+    TlbStats stats;          /* mmusim: over the timed samples */
+    /* mmusim: the instructions a run of n[i] iterations retired */
+    uint64_t seen_n[32], seen_insns[32];
+    unsigned seen;
+} CmixJob;
+
+static const char *cmix_skip;       /* why the case cannot run (NULL: it can) */
+static gchar *cmix_skip_alloc;
+static gchar *cmix_image;
+static uint8_t *cmix_native_work;
+static GHashTable *cmix_sums;       /* n -> the native checksum */
+static bool cmix_ran;
+
+/* What the native cmix_run returns for n iterations (computed once per n). */
+static uint32_t cmix_expected(uint64_t n)
+{
+    gpointer key = GUINT_TO_POINTER((guint)n), v;
+    if (g_hash_table_lookup_extended(cmix_sums, key, NULL, &v)) {
+        return GPOINTER_TO_UINT(v);
+    }
+    uint32_t sum = cmix_run((uint32_t)n, cmix_native_work);
+    g_hash_table_insert(cmix_sums, key, GUINT_TO_POINTER(sum));
+    return sum;
+}
+
+/* Reads the image and checks it starts with the stub; false (cmix_skip
+ * says why) when the case cannot run. */
+static bool cmix_load(void)
+{
+#ifndef MMUSIM_CMIX_IMAGE
+#ifdef MMUSIM_CMIX_SKIP
+    cmix_skip = "not built: " MMUSIM_CMIX_SKIP;
+#else
+    cmix_skip = "not built: bench/cprog/cmix.cmake was not included";
+#endif
+    return false;
+#else
+    GError *err = NULL;
+    gsize cmix_image_len;
+    if (!g_file_get_contents(MMUSIM_CMIX_IMAGE, &cmix_image, &cmix_image_len, &err)) {
+        cmix_skip = cmix_skip_alloc = g_strdup_printf("cannot read the guest image: %s",
+                                                      err->message);
+        g_error_free(err);
+        return false;
+    }
+    const uint8_t *img = (const uint8_t *)cmix_image;
+    if (cmix_image_len <= CMIX_HALT_OFF || img[0] != 0xfc || img[1] != 0xbc ||
+        img[CMIX_HALT_OFF] != 0xf4) {
+        cmix_skip = cmix_skip_alloc = g_strdup_printf(
+            "%s does not start with cmix_entry.asm's stub (cld, mov esp, ..., hlt at +%u)",
+            MMUSIM_CMIX_IMAGE, CMIX_HALT_OFF);
+        return false;
+    }
+    if (MMUSIM_CMIX_BASE + cmix_image_len > MMUSIM_CMIX_STACK_TOP - 0x10000u) {
+        cmix_skip = cmix_skip_alloc = g_strdup_printf(
+            "the image (%zu bytes at 0x%x) leaves less than 64 KiB of stack below 0x%x",
+            (size_t)cmix_image_len, MMUSIM_CMIX_BASE, MMUSIM_CMIX_STACK_TOP);
+        return false;
+    }
+    write_bytes(&eng_mm, MMUSIM_CMIX_BASE, cmix_image, cmix_image_len);
+#ifdef HAVE_UNICORN
+    if (eng_uc.available) {
+        write_bytes(&eng_uc, MMUSIM_CMIX_BASE, cmix_image, cmix_image_len);
+    }
+#endif
+    return true;
+#endif
+}
+
+#ifdef MMUSIM_CMIX_IMAGE
+static bool cmix_mm_run(uint64_t n, uint32_t *sum, uint64_t *insns, char *why, size_t why_len)
+{
+    X86Cpu *cpu = mm.cpu;
+    cpu->regs[R_CX] = (uint32_t)n;
+    cpu->regs[R_DI] = CMIX_WORK;
+    cpu->rip = MMUSIM_CMIX_BASE;
+    cpu->halted = false;
+    uint64_t ic0 = cpu->icount;
+    X86Exit x = x86_cpu_run(cpu, n * CMIX_MAX_INSNS_PER_ITER + 1000000);
+    *sum = (uint32_t)cpu->regs[R_AX];
+    *insns = cpu->icount - ic0;
+    if (x != X86_EXIT_HALTED || cpu->rip != MMUSIM_CMIX_BASE + CMIX_HALT_OFF + 1) {
+        snprintf(why, why_len, "exit %d at eip 0x%" PRIx64 " after %" PRIu64 " instructions "
+                 "(expected hlt at 0x%x)", (int)x, cpu->rip, *insns,
+                 MMUSIM_CMIX_BASE + CMIX_HALT_OFF);
+        return false;
+    }
+    return true;
+}
+
+#ifdef HAVE_UNICORN
+static bool cmix_uc_run(uint64_t n, bool timeout, uint32_t *sum, char *why, size_t why_len)
+{
+    uint32_t ecx = (uint32_t)n, edi = CMIX_WORK, eip = 0;
+    uint32_t end = MMUSIM_CMIX_BASE + CMIX_HALT_OFF;  /* stop at the hlt */
+    uc_reg_write(uc, UC_X86_REG_ECX, &ecx);
+    uc_reg_write(uc, UC_X86_REG_EDI, &edi);
+    /* The trial runs have a timeout (a mis-run must not hang the benchmark). */
+    uc_err err = uc_emu_start(uc, MMUSIM_CMIX_BASE, end, timeout ? 60000000 : 0, 0);
+    uc_reg_read(uc, UC_X86_REG_EAX, sum);
+    uc_reg_read(uc, UC_X86_REG_EIP, &eip);
+    if (err != UC_ERR_OK || eip != end) {
+        snprintf(why, why_len, "uc_emu_start: %s, eip 0x%x (expected 0x%x)",
+                 err != UC_ERR_OK ? uc_strerror(err) : "ok", eip, end);
+        return false;
+    }
+    return true;
+}
+#endif
+#endif
+
+static void cmix_error(CmixJob *j, const char *why)
+{
+    if (j->errors++ < 3) {
+        fprintf(stderr, "guest-bench: %s on %s: %s\n", CMIX_CASE, j->name, why);
+    }
+}
+
+/* One checked run of n iterations (GbRunFn): the timed ns. */
+static double cmix_job_run(void *job, uint64_t n)
+{
+    CmixJob *j = job;
+    char why[200] = "not run";
+    uint32_t sum = 0;
+    uint64_t insns = 0;
+    bool ok = false;
+    double t0, dt = 0;
+    if (j->kind == CMIX_NATIVE) {
+        t0 = gb_run_clock_ns();
+        sum = cmix_run((uint32_t)n, cmix_native_work);
+        dt = gb_run_clock_ns() - t0;
+        gpointer key = GUINT_TO_POINTER((guint)n);
+        if (!g_hash_table_contains(cmix_sums, key)) {
+            g_hash_table_insert(cmix_sums, key, GUINT_TO_POINTER(sum));
+        }
+        return dt;
+    }
+#ifdef MMUSIM_CMIX_IMAGE
+    Engine *e = j->kind == CMIX_MM ? &eng_mm : &eng_uc;
+    if (e->paging && !e->set_paging(e, false)) {
+        cmix_error(j, "cannot disable paging");
+        return 0;
+    }
+    if (j->kind == CMIX_MM) {
+        TlbStats s0 = { 0 };
+        if (j->timed) {
+            tlb_get_stats(mm.cpu->tlb, X86_MMU_KERNEL_NOSMAP, &s0);
+        }
+        t0 = gb_run_clock_ns();
+        ok = cmix_mm_run(n, &sum, &insns, why, sizeof(why));
+        dt = gb_run_clock_ns() - t0;
+        if (j->timed) {
+            TlbStats s1;
+            tlb_get_stats(mm.cpu->tlb, X86_MMU_KERNEL_NOSMAP, &s1);
+            j->stats.misses += s1.misses - s0.misses;
+            j->stats.fills += s1.fills - s0.fills;
+            j->timed_iters += n;
+            j->timed_insns += insns;
+        }
+    }
+#ifdef HAVE_UNICORN
+    if (j->kind == CMIX_UC) {
+        t0 = gb_run_clock_ns();
+        ok = cmix_uc_run(n, j->trial, &sum, why, sizeof(why));
+        dt = gb_run_clock_ns() - t0;
+    }
+#endif
+#else
+    snprintf(why, sizeof(why), "no image");
+#endif
+    if (ok) {
+        uint32_t want = cmix_expected(n);
+        if (sum != want) {
+            snprintf(why, sizeof(why), "EAX (the checksum) is 0x%08x; the native cmix_run(%"
+                     PRIu64 ") returns 0x%08x", sum, n, want);
+            ok = false;
+        }
+    }
+    if (ok && j->kind == CMIX_MM) {
+        /* The program is deterministic: so is its instruction count. */
+        unsigned i = 0;
+        while (i < j->seen && j->seen_n[i] != n) {
+            i++;
+        }
+        if (i < j->seen && j->seen_insns[i] != insns) {
+            snprintf(why, sizeof(why), "%" PRIu64 " iterations retired %" PRIu64
+                     " instructions, %" PRIu64 " in an earlier run", n, insns, j->seen_insns[i]);
+            ok = false;
+        } else if (i == j->seen && i < G_N_ELEMENTS(j->seen_n)) {
+            j->seen_n[i] = n;
+            j->seen_insns[i] = insns;
+            j->seen++;
+        }
+    }
+    if (!ok) {
+        cmix_error(j, why);
+    }
+    return dt;
+}
+
+/* What c-mix's rows mean (printed under the table when it ran). */
+#define CMIX_LEGEND \
+    "c-mix: bench/cprog/cmix.c (CRC32, LCG + recursive quicksort, FNV-1a, a sieve to\n" \
+    "16384, a bytecode interpreter's jump table; 4 rounds per iteration) as gcc -O2 -m32\n" \
+    "made it, run from a flat image at 0x200000, paging off; base value native: the\n" \
+    "same source compiled into guest-bench (gcc -O2, x86-64), its own sample size.\n" \
+    "Every run's checksum is the native one's; mmusim's instruction count is exact.\n"
+
+static void run_cmix(void)
+{
+    gb_progress(CMIX_CASE);
+    cmix_native_work = g_malloc0(CMIX_WORK_SIZE);
+    cmix_sums = g_hash_table_new(g_direct_hash, g_direct_equal);
+    if (!cmix_load()) {
+        fprintf(stderr, "guest-bench: %s: skipped: %s\n", CMIX_CASE, cmix_skip);
+        return;
+    }
+    cmix_ran = true;
+    CmixJob jm = { .kind = CMIX_MM, .name = eng_mm.name };
+    CmixJob ju = { .kind = CMIX_UC, .name = eng_uc.name };
+    CmixJob jn = { .kind = CMIX_NATIVE, .name = "native" };
+    cmix_job_run(&jm, 1);
+    cmix_job_run(&jm, 2);
+    const char *uc_why = eng_uc.available ? NULL : eng_uc.note;
+    if (!uc_why) {
+        ju.trial = true;
+        cmix_job_run(&ju, 1);
+        cmix_job_run(&ju, 2);
+        ju.trial = false;
+        if (ju.errors) {
+            uc_why = "does not run the image (see stderr)";
+        }
+    }
+    /* From 1: an iteration lasts about a millisecond or more on the engines. */
+    uint64_t n = calibrate_from(&jm, cmix_job_run, 1);
+    if (!uc_why) {
+        uint64_t nu = calibrate_from(&ju, cmix_job_run, 1);
+        n = MIN(n, nu);  /* the slower engine's samples last >= min_sample_ns */
+    }
+    uint64_t nn = calibrate_from(&jn, cmix_job_run, 1);
+    GbMeas m[3];
+    unsigned k = 0;
+    m[k++] = (GbMeas){ .job = &jm, .run = cmix_job_run, .timed = &jm.timed, .n = n };
+    int upos = -1;
+    if (!uc_why) {
+        upos = (int)k;
+        m[k++] = (GbMeas){ .job = &ju, .run = cmix_job_run, .timed = &ju.timed, .n = n };
+    }
+    int npos = (int)k;
+    m[k++] = (GbMeas){ .job = &jn, .run = cmix_job_run, .timed = &jn.timed, .n = nn };
+    unsigned uc_errors_before = ju.errors;
+    gb_run_interleaved(m, k);
+    if (upos >= 0 && ju.errors != uc_errors_before) {
+        uc_why = "a timed run failed its checks (see stderr)";
+        upos = -1;
+    }
+
+    bool broken = jm.errors > 0;
+    gb_any_broken |= broken;
+    const GbMeas *mm_m = &m[0], *uc_m = upos >= 0 ? &m[upos] : NULL, *nat_m = &m[npos];
+    GbResult *r = gb_add_result(CMIX_CASE, CMIX_PARAMS, "ns_per_iter", mm_m->med, "ns");
+    r->broken = broken;
+    double it = (double)(jm.timed_iters ? jm.timed_iters : 1);
+    r->has_rates = true;
+    r->miss_rate = (double)jm.stats.misses / it;
+    r->walk_rate = (double)jm.stats.fills / it;
+    if (uc_m) {
+        r->baseline = eng_uc.name;
+        r->baseline_value = uc_m->med;
+    } else {
+        r->baseline_note = uc_why;
+    }
+    r = gb_add_result(CMIX_CASE, CMIX_PARAMS, "ns_per_iter", mm_m->med, "ns");
+    r->broken = broken;
+    r->baseline = "native";
+    r->baseline_value = nat_m->med;
+    /* Instructions per iteration: mmusim's exact count over the timed runs
+     * (Unicorn runs the same instructions: the same image, the same result). */
+    static char insn_params[40];
+    double ipi = (double)jm.timed_insns / it;
+    snprintf(insn_params, sizeof(insn_params), "gcc -O2 -m32, %.3f M insn/iter", ipi / 1e6);
+    r = gb_add_result(CMIX_CASE, insn_params, "M_insn_per_s", ipi * 1e3 / mm_m->med, "M/s");
+    r->broken = broken;
+    if (uc_m) {
+        r->baseline = eng_uc.name;
+        r->baseline_value = ipi * 1e3 / uc_m->med;
+    } else {
+        r->baseline_note = uc_why;
+    }
+}
+
+static void cmix_free(void)
+{
+    g_free(cmix_image);
+    g_free(cmix_skip_alloc);
+    g_free(cmix_native_work);
+    if (cmix_sums) {
+        g_hash_table_destroy(cmix_sums);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
 
 /* Every name of --only's list is one of `cases` (NULL-terminated; NULL:
  * the x86 loops). */
@@ -1324,6 +1678,7 @@ static bool select_ok(const char *list, const char *const *cases)
         for (guint k = 0; !cases && k < NUM_LOOPS; k++) {
             found |= !strcmp(*n, loops[k].name);
         }
+        found |= !cases && !strcmp(*n, CMIX_CASE);
         for (guint k = 0; cases && cases[k]; k++) {
             found |= !strcmp(*n, cases[k]);
         }
@@ -1370,7 +1725,7 @@ int main(int argc, char **argv)
         { "only", 0, 0, G_OPTION_ARG_STRING, &opt_only,
           "Run only these cases (for profiling): alu, load, store, stride-64, stride-16384, "
           "mmio-load (x86), mmio-store (x86), pg-hot-16, pg-flush (x86; runs pg-hot-16 too), "
-          "pg-miss-16384",
+          "pg-miss-16384, c-mix (x86: gcc -O2 output of bench/cprog/cmix.c, also run natively)",
           "LIST" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
@@ -1381,7 +1736,8 @@ int main(int argc, char **argv)
         "strides over 64 and 16,384 pages, MMIO load/store; with 4 KiB-PTE paging: 16 hot\n"
         "pages, 16,384 pages, a CR3 reload every 16 touches) on mmusim's x86 CPU (or, with\n"
         "--arch arm64, their A64 equivalents on its AArch64 CPU, MMU off and on) and, when\n"
-        "built with Unicorn, on Unicorn in the same process, samples interleaved. Every run\n"
+        "built with Unicorn, on Unicorn in the same process, samples interleaved; on x86\n"
+        "also c-mix, gcc -O2 output of a C workload, against Unicorn and native. Every run\n"
         "is checked. Prints a table, or JSON lines with --json. Targets are informative:\n"
         "exit status 0 (1 if mmusim failed a check).");
     g_option_context_set_description(ctx, "See docs/performance.md.");
@@ -1492,9 +1848,16 @@ int main(int argc, char **argv)
             run_group(idx, count);
         }
     }
+    if (gb_is_selected(CMIX_CASE)) {
+        run_cmix();
+    }
 
     GbBaseline uc_desc = { eng_uc.name, eng_uc.available, eng_uc.note };
-    gb_print_report("x86", X86_LEGEND, &uc_desc, (gb_now_ns() - t0) / 1e9);
+    gb_print_report("x86", cmix_ran ? X86_LEGEND CMIX_LEGEND : X86_LEGEND, &uc_desc,
+                    (gb_now_ns() - t0) / 1e9);
+    if (cmix_skip && !opt_json) {
+        printf("%s: skipped (%s).\n", CMIX_CASE, cmix_skip);
+    }
     if (num_reports) {
         fprintf(stderr, "guest-bench: the core reported %u unexpected events\n", num_reports);
     }
@@ -1505,6 +1868,7 @@ int main(int argc, char **argv)
     uc_teardown();
 #endif
     mm_free();
+    cmix_free();
     g_free(eng_mm.shadow);
     g_free(eng_uc.shadow);
     g_array_free(results, TRUE);
