@@ -584,7 +584,9 @@ static void exec_block(X86Cpu *cpu, uint64_t end, bool shadow)
     for (;;) {
         X86JitFn jit;
         if (n == b->n && !shadow && (jit = block_jit(cpu, b, code_size)) != NULL) {
+            cpu->jit_block = b;
             int v = jit(cpu, end);
+            b = cpu->jit_block;   /* translations chain: the exit is the last one's */
             unsigned kind = X86_JX_KIND(v);
             if (kind == X86_JX_CHAIN) {
                 goto chain;
@@ -598,6 +600,7 @@ static void exec_block(X86Cpu *cpu, uint64_t end, bool shadow)
             return;
         }
         const X86Insn *in = b->insns;
+        bool stopped = false;
         for (unsigned i = 0; i < n; i++, in++) {
             uint64_t next = (rip + in->len) & ip_mask;
             cpu->next_rip = next;
@@ -618,17 +621,26 @@ static void exec_block(X86Cpu *cpu, uint64_t end, bool shadow)
                  * or an SMI arrived (a write to the APM port or the APIC ICR
                  * is followed by SMM at the next instruction boundary). */
                 in++;
+                stopped = true;
                 break;
             }
         }
         if (G_UNLIKELY(in[-1].flags & X86_INSN_SEGW)) {
             x86_seg_windows_update(cpu);  /* a segment load that returned X86_R_NEXT */
+            return;
         }
-        return;
+        if (stopped) {
+            return;
+        }
+        /* Fell off the end (a not-taken branch, a page end, the block size
+         * or the budget): chain on like a jump, as translated blocks do, so
+         * that both count the same rounds (x86_cpu_run's round bound). */
+        goto chain;
     chain:
-        /* A near jump: the code size and fetch mode stay. Go on with the
-         * next block if x86_cpu_run would find nothing to do in between and
-         * the jump cache has it; otherwise let the loop take the long way. */
+        /* A near jump or a fall-through: the code size and fetch mode stay.
+         * Go on with the next block if x86_cpu_run would find nothing to do
+         * in between and the jump cache has it; otherwise let the loop take
+         * the long way. */
         if (shadow || cpu->icount >= end || round_pending(cpu) || G_UNLIKELY(cpu->trace)) {
             return;
         }

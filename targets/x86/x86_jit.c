@@ -1280,6 +1280,8 @@ static void emit_chain_dispatch(Tr *tr, size_t epilogue_at)
     x64_alu_rm(b, X64_ADD, 8, X64_RCX, cpu_mem(CPU_OFF(icount)));
     x64_alu_rr(b, X64_CMP, 8, X64_RCX, END);
     out[nout++] = x64_jcc(b, X64_CC_A);
+    /* The exit codes name instructions of the block that returns them. */
+    x64_store(b, 8, cpu_mem(CPU_OFF(jit_block)), X64_RDX);
     x64_alu_ri(b, X64_ADD, 8, X64_RAX, X86_JIT_CHAIN_ENTRY);
     x64_jmp_reg(b, X64_RAX);
     for (unsigned k = 0; k < nout; k++) {

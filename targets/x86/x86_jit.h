@@ -56,7 +56,9 @@ enum {
 #define X86_JX_INSN(v) ((unsigned)(v) >> 8)
 
 /* A translated block: run from cpu->rip (the block's start) with the
- * icount limit `end`. */
+ * icount limit `end`, cpu->jit_block set to its block. Translations chain
+ * into each other (x86_jit.c, emit_chain_dispatch): on return,
+ * cpu->jit_block is the block whose exit the value describes. */
 typedef int (*X86JitFn)(X86Cpu *cpu, uint64_t end);
 
 /* Translate `b` (decoded for code size 4 or 8) for this thread. NULL when
