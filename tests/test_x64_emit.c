@@ -629,6 +629,26 @@ START_TEST(test_inc_dec)
                           { R(s, r) } };
                 verify(b, &e, 1, "x64_%s(%u, %s)", dec ? "dec" : "inc", s, RN[r]);
             }
+            if (s >= 4) {
+                for (int r2 = 0; r2 < 16; r2++) {
+                    X64Buf *b = fresh();
+                    x64_imul_rr(b, s, r, r2);
+                    Exp e = { X86_INS_IMUL, rexlen(s == 8, r, -1, r2, false, false) + 3, 2,
+                              { R(s, r), R(s, r2) } };
+                    verify(b, &e, 1, "x64_imul_rr(%u, %s, %s)", s, RN[r], RN[r2]);
+                    static const int32_t imms[] = { 0, 1, -1, 127, -128, 128, -129, 16777619,
+                                                    INT32_MIN, INT32_MAX };
+                    for (size_t k = 0; k < N(imms); k++) {
+                        b = fresh();
+                        x64_imul_rri(b, s, r, r2, imms[k]);
+                        bool i8 = imms[k] >= -128 && imms[k] <= 127;
+                        Exp e3 = { X86_INS_IMUL, rexlen(s == 8, r, -1, r2, false, false) + 2 +
+                                   (i8 ? 1u : 4u), 3, { R(s, r), R(s, r2), I(s, imms[k]) } };
+                        verify(b, &e3, 1, "x64_imul_rri(%u, %s, %s, %d)", s, RN[r], RN[r2],
+                               imms[k]);
+                    }
+                }
+            }
             for (int neg = 0; neg < 2; neg++) {
                 X64Buf *b = fresh();
                 if (neg) {

@@ -289,6 +289,23 @@ static void unary_f7(X64Buf *b, unsigned size, X64Reg r, int digit)
 void x64_not(X64Buf *b, unsigned size, X64Reg r) { unary_f7(b, size, r, 2); }
 void x64_neg(X64Buf *b, unsigned size, X64Reg r) { unary_f7(b, size, r, 3); }
 
+void x64_imul_rr(X64Buf *b, unsigned size, X64Reg dst, X64Reg src)
+{
+    static const uint8_t op[2] = { 0x0f, 0xaf };    /* IMUL r, r/m */
+    op_rm_reg(b, size, op, 2, dst, src, false, false);
+}
+
+void x64_imul_rri(X64Buf *b, unsigned size, X64Reg dst, X64Reg src, int32_t imm)
+{
+    uint8_t op = fits8(imm) ? 0x6b : 0x69;          /* IMUL r, r/m, imm8 / imm32 */
+    op_rm_reg(b, size, &op, 1, dst, src, false, false);
+    if (fits8(imm)) {
+        put8(b, (uint8_t)imm);
+    } else {
+        put32(b, (uint32_t)imm);
+    }
+}
+
 void x64_shift_ri(X64Buf *b, X64Shift op, unsigned size, X64Reg r, uint8_t count)
 {
     uint8_t opc = size == 1 ? 0xc0 : 0xc1;

@@ -100,6 +100,8 @@ void x64_test_ri(X64Buf *b, unsigned size, X64Reg a, int32_t imm);
 void x64_inc(X64Buf *b, unsigned size, X64Reg r);
 void x64_dec(X64Buf *b, unsigned size, X64Reg r);
 void x64_neg(X64Buf *b, unsigned size, X64Reg r);
+void x64_imul_rr(X64Buf *b, unsigned size, X64Reg dst, X64Reg src);            /* 4 or 8 */
+void x64_imul_rri(X64Buf *b, unsigned size, X64Reg dst, X64Reg src, int32_t imm); /* 4 or 8 */
 void x64_not(X64Buf *b, unsigned size, X64Reg r);
 void x64_shift_ri(X64Buf *b, X64Shift op, unsigned size, X64Reg r, uint8_t count);
 void x64_setcc(X64Buf *b, X64Cond cc, X64Reg dst8);                      /* low byte only */

@@ -248,6 +248,33 @@ static void emit_cmov(Tr *tr, unsigned i)
     tr->hostflags = false;
 }
 
+/* IMUL r, r/m [, imm] whose flags are dead (xj_plan_flags): the low half
+ * of the signed product, as x86_imul computes it, and nothing else. */
+static void emit_imul(Tr *tr, unsigned i)
+{
+    X64Buf *b = &tr->b;
+    const X86Insn *in = &tr->blk->insns[i];
+    const X86Operand *d = &in->op[0], *s = &in->op[1];
+    unsigned sz = d->size;
+    if (s->kind == X86_OPK_MEM) {
+        xj_emit_mem(tr, i, s, sz, ACC_READ);
+        x64_load(b, sz, X64_RDX, x64_mem(X64_RCX, 0));
+    } else {
+        x64_load(b, sz, X64_RDX, greg(s));
+    }
+    if (in->nops == 3) {
+        x64_imul_rri(b, sz, X64_RAX, X64_RDX, (int32_t)in->op[2].disp);
+    } else {
+        x64_load(b, sz, X64_RAX, greg(d));
+        x64_imul_rr(b, sz, X64_RAX, X64_RDX);
+    }
+    greg_store(b, d, sz, X64_RAX);
+    if (s->kind == X86_OPK_MEM) {
+        xj_slow_resume_here(tr, i);
+    }
+    tr->hostflags = false;
+}
+
 /* The host operation of each two-operand ALU instruction (CMP and TEST
  * compute into a scratch register). */
 static const X64Alu host_alu[] = {
@@ -621,6 +648,9 @@ bool xj_emit_insn(Tr *tr, unsigned i, unsigned n)
         return false;
     case J_CMOV:
         emit_cmov(tr, i);
+        return false;
+    case J_IMUL:
+        emit_imul(tr, i);
         return false;
     case J_SETCC:
         emit_setcc(tr, i);

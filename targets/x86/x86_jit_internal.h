@@ -40,6 +40,7 @@ typedef enum JKind {
     J_NEGNOT,                                 /* NEG/NOT of a register */
     J_SHIFT,                                  /* SHL/SHR/SAR of a 32/64-bit register by imm */
     J_CMOV,                                   /* CMOVcc of a 32/64-bit register */
+    J_IMUL,                                   /* 2/3-operand IMUL whose flags nothing reads */
     J_MOVX,                                   /* MOVZX/MOVSX/MOVSXD to a 32/64-bit register */
     J_SETCC,                                  /* SETcc of a byte register */
     J_PUSH, J_POP,                            /* register or immediate, flat stack */

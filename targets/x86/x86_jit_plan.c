@@ -149,6 +149,14 @@ JKind xj_classify(const X86Insn *in, unsigned code_size, JAlu *alu)
             return J_CMOV;
         }
         return J_CALL;
+    case X86_INS_IMUL:
+        /* Inline only where its flags are dead (xj_plan_flags decides). */
+        if ((in->nops == 2 || (in->nops == 3 && in->op[2].kind == X86_OPK_IMM &&
+                               imm32_ok(&in->op[2], sz))) &&
+            (sz == 4 || sz == 8) && reg_ok(d, sz) && (reg_ok(s, sz) || mem_ok(in, s, sz))) {
+            return J_IMUL;
+        }
+        return J_CALL;
     case X86_INS_INC: case X86_INS_DEC:
         if (in->nops == 1 && reg_ok(d, sz)) {
             *alu = in->id == X86_INS_INC ? JA_INC : JA_DEC;
@@ -267,29 +275,58 @@ X86CCOp xj_ccop(JAlu a)
  * any, and cannot fault first (a fault pushes EFLAGS): a register ALU
  * operation, or an INC/DEC after a logic operation (whose CF is known to
  * be 0). Instructions that neither touch flags nor fault are skipped over. */
+/* Instructions that neither touch the flags nor can fault: a scan for
+ * the next reader or writer of the flags goes past them. */
+static bool transparent(const Tr *tr, unsigned k)
+{
+    JKind jk = tr->j[k].kind;
+    const X86Insn *in = &tr->blk->insns[k];
+    return jk == J_NOP || jk == J_MOV_RR || jk == J_MOV_RI || jk == J_LEA ||
+           (jk == J_MOVX && in->op[1].kind != X86_OPK_MEM) ||
+           (jk == J_IMUL && in->op[1].kind != X86_OPK_MEM) ||
+           ((jk == J_NEGNOT || jk == J_SHIFT) && !is_producer(tr, k));
+}
+
+/* Whether instruction k writes all six flags, reads none and cannot fault
+ * first: what makes an earlier producer's record dead. */
+static bool kills_flags(const Tr *tr, unsigned k)
+{
+    JKind jk = tr->j[k].kind;
+    return jk == J_ALU_RR || jk == J_ALU_RI ||
+           ((jk == J_NEGNOT || jk == J_SHIFT) && is_producer(tr, k));
+}
+
+/* The first instruction after i that is not transparent, or n. */
+static unsigned next_flag_user(const Tr *tr, unsigned i, unsigned n)
+{
+    unsigned k = i + 1;
+    while (k < n && transparent(tr, k)) {
+        k++;
+    }
+    return k;
+}
+
 void xj_plan_flags(Tr *tr, unsigned n)
 {
+    /* IMUL sets CF/OF and keeps the other four, which the translation does
+     * not model: it is inline only where its flags are dead, else the
+     * handler runs it. Decided first: a dead IMUL is transparent below. */
+    for (unsigned i = n; i-- > 0;) {
+        if (tr->j[i].kind == J_IMUL) {
+            unsigned k = next_flag_user(tr, i, n);
+            if (k == n || !kills_flags(tr, k)) {
+                tr->j[i].kind = J_CALL;
+            }
+        }
+    }
     for (unsigned i = 0; i < n; i++) {
         JInsn *p = &tr->j[i];
         if (!is_producer(tr, i)) {
             continue;
         }
-        p->record = true;
-        for (unsigned k = i + 1; k < n; k++) {
-            JKind jk = tr->j[k].kind;
-            bool producer = is_producer(tr, k);
-            if (jk == J_NOP || jk == J_MOV_RR || jk == J_MOV_RI || jk == J_LEA ||
-                (jk == J_MOVX && tr->blk->insns[k].op[1].kind != X86_OPK_MEM) ||
-                ((jk == J_NEGNOT || jk == J_SHIFT) && !producer)) {
-                continue;   /* no flags, no fault */
-            }
-            if (jk == J_ALU_RR || jk == J_ALU_RI || (producer && (jk == J_NEGNOT || jk == J_SHIFT))) {
-                p->record = false;
-            } else if (jk == J_INCDEC && xj_ccop(p->alu) == X86_CC_LOGIC) {
-                p->record = false;
-            }
-            break;
-        }
+        unsigned k = next_flag_user(tr, i, n);
+        p->record = !(k < n && (kills_flags(tr, k) ||
+                                (tr->j[k].kind == J_INCDEC && xj_ccop(p->alu) == X86_CC_LOGIC)));
     }
 }
 
