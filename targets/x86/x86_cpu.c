@@ -585,6 +585,10 @@ static void exec_block(X86Cpu *cpu, uint64_t end, bool shadow)
         X86JitFn jit;
         if (n == b->n && !shadow && (jit = block_jit(cpu, b, code_size)) != NULL) {
             cpu->jit_block = b;
+            /* What the chain path below would ask before each next block:
+             * translated code goes on by itself only if nothing is pending
+             * now (then only a handler can change that). */
+            cpu->jit_chain_ok = !round_pending(cpu);
             int v = jit(cpu, end);
             b = cpu->jit_block;   /* translations chain: the exit is the last one's */
             unsigned kind = X86_JX_KIND(v);

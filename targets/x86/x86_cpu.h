@@ -230,6 +230,8 @@ struct X86Cpu {
     unsigned data_mmu_idx;   /* x86_mmu_index(cpu, false) outside SMM */
     TlbTable *jit_dtlb;      /* &tables[data_mmu_idx] of the TLB, for translated code */
     struct X86Block *jit_block; /* the block whose translation runs (chaining moves it) */
+    bool jit_chain_ok;       /* the run loop had no round work when it entered translated
+                              * code: it may loop and chain while no handler runs */
     uint8_t jit_mode;        /* X86JitMode */
     /* Recomputed with segwin, for the run loop: x86_code_size() and the jump
      * cache mode (code size | x86_fetch_mmu_index(cpu, false) << 4). */

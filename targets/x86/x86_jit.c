@@ -255,9 +255,10 @@ _Static_assert(sizeof(struct X86JumpEntry) == 24, "jump cache entries are indexe
 /*
  * The run loop's chaining (exec_block: round_pending, the jump cache, the
  * budget) done in host code, so that hot code does not return to C between
- * blocks. Round work can only have appeared if a handler ran since the
- * loop last looked (R14): every state round_pending reads changes only in
- * handlers, their slow paths, or outside the CPU's run. Then: the CS limit
+ * blocks. Round work is absent if the loop found none when it entered
+ * translated code (X86Cpu.jit_chain_ok) and no handler ran since (R14):
+ * every state round_pending reads changes only in handlers, their slow
+ * paths, or outside the CPU's run. Then: the CS limit
  * check of exec_block, the jump cache entry for (linear rip, fetch mode),
  * a translation of this thread's current generation, and a budget that
  * fits the whole next block; anything else returns X86_JX_CHAIN.
@@ -269,6 +270,8 @@ static void emit_chain_dispatch(Tr *tr, size_t epilogue_at)
     unsigned nout = 0;
     x64_test_rr(b, 4, SLOWRAN, SLOWRAN);
     out[nout++] = x64_jcc(b, X64_CC_NE);
+    x64_alu_mi(b, X64_CMP, 1, cpu_mem(CPU_OFF(jit_chain_ok)), 0);
+    out[nout++] = x64_jcc(b, X64_CC_E);
     x64_load(b, 8, X64_RAX, cpu_mem(CPU_OFF(rip)));
     if (tr->code_size == 4) {
         x64_alu_rm(b, X64_CMP, 4, X64_RAX, cpu_mem(CPU_OFF(segs[S_CS].limit)));

@@ -576,11 +576,14 @@ static void emit_taken(Tr *tr, unsigned i, unsigned n)
     int64_t target = (int64_t)tr->off[i + 1] + in->op[0].disp;
     if (target == 0) {
         /* A loop on this block: go round in host code while the iteration
-         * ran no handler and another whole one fits the budget; the entry
-         * checks (limit, canonical) already passed for this rip. */
+         * ran no handler, the run loop had no round work (jit_chain_ok) and
+         * another whole iteration fits the budget; the entry checks (limit,
+         * canonical) already passed for this rip. */
         xj_add_icount(tr, (int64_t)n - tr->flushed);
         x64_test_rr(b, 4, SLOWRAN, SLOWRAN);
         size_t leave1 = x64_jcc(b, X64_CC_NE);
+        x64_alu_mi(b, X64_CMP, 1, cpu_mem(CPU_OFF(jit_chain_ok)), 0);
+        size_t leave3 = x64_jcc(b, X64_CC_E);
         x64_load(b, 8, X64_RAX, cpu_mem(CPU_OFF(icount)));
         x64_alu_ri(b, X64_ADD, 8, X64_RAX, (int32_t)n);
         x64_alu_rr(b, X64_CMP, 8, X64_RAX, END);
@@ -588,6 +591,7 @@ static void emit_taken(Tr *tr, unsigned i, unsigned n)
         x64_patch_to(b, x64_jmp(b), b->start + tr->loop_start);
         x64_patch_here(b, leave1);
         x64_patch_here(b, leave2);
+        x64_patch_here(b, leave3);
         xj_store_rip(tr, 0);
         xj_exit_with(tr, X86_JX_CHAIN);
         return;
