@@ -465,11 +465,20 @@ static G_GNUC_NO_INLINE void exec_block_traced(X86Cpu *cpu, X86Block *b, unsigne
 X86JitMode x86_cpu_jit_default(void)
 {
     const char *e = g_getenv("MMUSIM_JIT");
-    if (e && strcmp(e, "off") == 0) {
+    if (!e || !*e || strcmp(e, "on") == 0) {
+        return X86_JIT_ON;
+    }
+    if (strcmp(e, "off") == 0) {
         return X86_JIT_OFF;
     }
-    if (e && strcmp(e, "eager") == 0) {
+    if (strcmp(e, "eager") == 0) {
         return X86_JIT_EAGER;
+    }
+    static gsize warned;
+    if (g_once_init_enter(&warned)) {
+        mem_report("x86: MMUSIM_JIT='%s' is not on, off or eager: translating as with 'on' "
+                   "(reported once)", e);
+        g_once_init_leave(&warned, 1);
     }
     return X86_JIT_ON;
 }
