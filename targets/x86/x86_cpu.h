@@ -255,8 +255,8 @@ void x86_cpu_init(X86Cpu *cpu);
  * on (translate blocks that ran X86_JIT_THRESHOLD times; the default), or
  * eager (translate every block at once: for tests). The environment
  * variable MMUSIM_JIT=off|on|eager sets the default of new CPUs (anything
- * else is reported once and means on). On hosts
- * other than x86-64 every mode interprets. */
+ * else is reported once and means on). On hosts other than x86-64 every
+ * mode interprets. */
 typedef enum X86JitMode { X86_JIT_OFF = 0, X86_JIT_ON = 1, X86_JIT_EAGER = 2 } X86JitMode;
 void x86_cpu_set_jit(X86Cpu *cpu, X86JitMode mode);
 X86JitMode x86_cpu_jit_default(void);
