@@ -16,6 +16,11 @@ static uint64_t jit_kept_cf(const X86LazyFlags *lf)
     return x86_alu_kept_cf(lf);
 }
 
+static uint64_t jit_flags_cf(const X86LazyFlags *lf)
+{
+    return x86_flags_cf(lf);
+}
+
 static uint64_t jit_cond(const X86LazyFlags *lf, uint64_t cc)
 {
     return x86_cond(lf, (unsigned)cc);
@@ -279,13 +284,41 @@ static void emit_imul(Tr *tr, unsigned i)
  * compute into a scratch register). */
 static const X64Alu host_alu[] = {
     [JA_ADD] = X64_ADD, [JA_OR] = X64_OR, [JA_AND] = X64_AND, [JA_SUB] = X64_SUB,
-    [JA_XOR] = X64_XOR, [JA_CMP] = X64_SUB, [JA_TEST] = X64_AND,
+    [JA_XOR] = X64_XOR, [JA_CMP] = X64_SUB, [JA_TEST] = X64_AND, [JA_ADC] = X64_ADC,
+    [JA_SBB] = X64_SBB,
 };
+
+/* ADC/SBB: where the carry in (x86_flags_cf of the record) comes from. */
+typedef enum CarryIn { CF_NONE, CF_HOST, CF_ZERO, CF_R9 } CarryIn;
+
+/* Decided, and R9 loaded, before the operands (a helper call clobbers
+ * them): the host CF itself right after a register ALU producer; 0 after
+ * a logic operation; an INC/DEC's kept CF from its record; else asked. */
+static CarryIn carry_in(Tr *tr, JKind kind)
+{
+    X64Buf *b = &tr->b;
+    if (tr->prod >= 0 && tr->hostflags && tr->prod != X86_CC_INC && tr->prod != X86_CC_DEC &&
+        (kind == J_ALU_RR || kind == J_ALU_RI)) {
+        return CF_HOST;
+    }
+    if (tr->prod == X86_CC_LOGIC) {
+        return CF_ZERO;
+    }
+    if ((tr->prod == X86_CC_INC || tr->prod == X86_CC_DEC) && tr->prod_stored) {
+        x64_load(b, 8, X64_R9, cpu_mem(LF_OFF(aux)));
+        return CF_R9;
+    }
+    x64_lea(b, 8, X64_RDI, cpu_mem(CPU_OFF(lf)));
+    x64_call(b, (const void *)jit_flags_cf);
+    x64_mov_rr(b, 8, X64_R9, X64_RAX);
+    return CF_R9;
+}
 
 /* a in RAX, b in RDX: compute, write back (to the register, or through the
  * host pointer in RCX when `to_mem`), record. Host flags end up as the
  * guest's. */
-static void alu_core(Tr *tr, unsigned i, unsigned sz, bool to_mem, const X86Operand *dreg)
+static void alu_core(Tr *tr, unsigned i, unsigned sz, bool to_mem, const X86Operand *dreg,
+                     CarryIn cin)
 {
     X64Buf *b = &tr->b;
     JInsn *j = &tr->j[i];
@@ -299,6 +332,13 @@ static void alu_core(Tr *tr, unsigned i, unsigned sz, bool to_mem, const X86Oper
     if (!writes) {
         x64_mov_rr(b, 8, X64_RSI, X64_RAX);
         res = X64_RSI;
+    }
+    /* The carry in, as the host CF, next to the operation (the stores
+     * above leave the flags alone). */
+    if (cin == CF_ZERO) {
+        x64_alu_rr(b, X64_XOR, 4, X64_R9, X64_R9);
+    } else if (cin == CF_R9) {
+        x64_neg(b, 8, X64_R9);
     }
     x64_alu_rr(b, host_alu[j->alu], sz, res, X64_RDX);
     if (writes) {
@@ -326,6 +366,7 @@ static void emit_alu(Tr *tr, unsigned i)
     JInsn *j = &tr->j[i];
     unsigned sz = d->size;
     bool writes = j->alu != JA_CMP && j->alu != JA_TEST;
+    CarryIn cin = j->alu == JA_ADC || j->alu == JA_SBB ? carry_in(tr, j->kind) : CF_NONE;
     switch (j->kind) {
     case J_ALU_RR:
     case J_ALU_RI:
@@ -335,14 +376,14 @@ static void emit_alu(Tr *tr, unsigned i)
             x64_mov_ri(b, X64_RDX, (uint64_t)s->disp & x86_mask(sz));
         }
         x64_load(b, sz, X64_RAX, greg(d));
-        alu_core(tr, i, sz, false, d);
+        alu_core(tr, i, sz, false, d, cin);
         xj_note_producer(tr, xj_ccop(j->alu), sz, j->record, true);
         break;
     case J_ALU_RM:
         xj_emit_mem(tr, i, s, sz, ACC_READ);
         x64_load(b, sz, X64_RDX, x64_mem(X64_RCX, 0));
         x64_load(b, sz, X64_RAX, greg(d));
-        alu_core(tr, i, sz, false, d);
+        alu_core(tr, i, sz, false, d, cin);
         xj_slow_resume_here(tr, i);
         /* The slow path left the same record but not the host flags. */
         xj_note_producer(tr, xj_ccop(j->alu), sz, j->record, false);
@@ -355,7 +396,7 @@ static void emit_alu(Tr *tr, unsigned i)
             x64_mov_ri(b, X64_RDX, (uint64_t)s->disp & x86_mask(sz));
         }
         x64_load(b, sz, X64_RAX, x64_mem(X64_RCX, 0));
-        alu_core(tr, i, sz, true, NULL);
+        alu_core(tr, i, sz, true, NULL, cin);
         xj_slow_resume_here(tr, i);
         xj_note_producer(tr, xj_ccop(j->alu), sz, j->record, false);
         break;

@@ -50,7 +50,8 @@ typedef enum JKind {
 
 /* ALU operations: the host operation and what the guest's lazy record says. */
 typedef enum JAlu {
-    JA_ADD, JA_OR, JA_AND, JA_SUB, JA_XOR, JA_CMP, JA_TEST, JA_INC, JA_DEC, JA_NEG, JA_NOT,
+    JA_ADD, JA_OR, JA_AND, JA_SUB, JA_XOR, JA_CMP, JA_TEST, JA_ADC, JA_SBB,
+    JA_INC, JA_DEC, JA_NEG, JA_NOT,
     JA_SHL, JA_SHR, JA_SAR,
 } JAlu;
 

@@ -164,6 +164,8 @@ JKind xj_classify(const X86Insn *in, unsigned code_size, JAlu *alu)
         }
         return J_CALL;
     case X86_INS_ADD: *alu = JA_ADD; break;
+    case X86_INS_ADC: *alu = JA_ADC; break;
+    case X86_INS_SBB: *alu = JA_SBB; break;
     case X86_INS_OR: *alu = JA_OR; break;
     case X86_INS_AND: *alu = JA_AND; break;
     case X86_INS_SUB: *alu = JA_SUB; break;
@@ -259,6 +261,8 @@ X86CCOp xj_ccop(JAlu a)
 {
     switch (a) {
     case JA_ADD: return X86_CC_ADD;
+    case JA_ADC: return X86_CC_ADC;
+    case JA_SBB: return X86_CC_SBB;
     case JA_SUB: case JA_CMP: return X86_CC_SUB;
     case JA_INC: return X86_CC_INC;
     case JA_DEC: return X86_CC_DEC;
@@ -292,7 +296,8 @@ static bool transparent(const Tr *tr, unsigned k)
 static bool kills_flags(const Tr *tr, unsigned k)
 {
     JKind jk = tr->j[k].kind;
-    return jk == J_ALU_RR || jk == J_ALU_RI ||
+    bool reads_cf = tr->j[k].alu == JA_ADC || tr->j[k].alu == JA_SBB;
+    return ((jk == J_ALU_RR || jk == J_ALU_RI) && !reads_cf) ||
            ((jk == J_NEGNOT || jk == J_SHIFT) && is_producer(tr, k));
 }
 
