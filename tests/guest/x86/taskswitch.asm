@@ -178,19 +178,13 @@ after_call_b:
         movzx eax, byte [gdt + SEL_B + 5]
         call print_hex
         PRINT " NT="
-        pushfd
-        pop eax
-        shr eax, 14
-        and eax, 1
-        call print_dec
+        call print_nt
         PRINT " B.eax="
         mov eax, [tss_b + TSS_EAX]
         call print_hex
         PRINT " B.NT="
         mov eax, [tss_b + TSS_EFLAGS]
-        shr eax, 14
-        and eax, 1
-        call print_dec
+        call print_nt_eax
         call newline
         CHECKV dword [tss_b + TSS_EIP], task_b_back, 0x22, "task B's saved EIP"
 
@@ -275,9 +269,7 @@ after_call_t16:
         call print_hex
         PRINT " NT="
         mov eax, [t16_flags]
-        shr eax, 14
-        and eax, 1
-        call print_dec
+        call print_nt_eax
         PRINT " T16="
         mov eax, [t16_busy]
         call print_hex
@@ -290,9 +282,7 @@ after_call_t16:
         call print_hex
         PRINT " FLAGS.NT="
         movzx eax, word [tss_t16 + T16_FLAGS]
-        shr eax, 14
-        and eax, 1
-        call print_dec
+        call print_nt_eax
         call newline
         CHECKV word [tss_t16 + T16_IP], task16_back - task16, 0x2a, "the 16-bit task's saved IP"
         CHECKV word [t16_esp], 0x1000, 0x2b, "SP in the 16-bit task"
@@ -360,11 +350,7 @@ task_a:
         movzx eax, byte [gdt + SEL_A + 5]
         call print_hex
         PRINT " NT="
-        pushfd
-        pop eax
-        shr eax, 14
-        and eax, 1
-        call print_dec
+        call print_nt
         PRINT " TS="
         mov eax, cr0
         shr eax, 3
@@ -380,11 +366,7 @@ task_a_back:
 ; --- Task B: entered by far CALL through a task gate (nested), leaves by IRET.
 task_b:
         PRINT "task B: NT="
-        pushfd
-        pop eax
-        shr eax, 14
-        and eax, 1
-        call print_dec
+        call print_nt
         PRINT " link="
         movzx eax, word [tss_b + TSS_LINK]
         call print_hex
@@ -404,11 +386,7 @@ task_b_back:
 ; --- Task D: int 0x40's task; each IRET leaves it ready to run again.
 task_d:
         PRINT "task D: NT="
-        pushfd
-        pop eax
-        shr eax, 14
-        and eax, 1
-        call print_dec
+        call print_nt
         call newline
         iret
         jmp task_d
@@ -465,6 +443,16 @@ db_handler:
         inc dword [db_count]
         pop eax
         iret
+
+; Print EFLAGS.NT as 0 or 1; print_nt_eax: the NT bit of the EFLAGS image
+; in eax. Both clobber eax, like print_dec.
+print_nt:
+        pushfd
+        pop eax
+print_nt_eax:
+        shr eax, 14
+        and eax, 1
+        jmp print_dec
 
 ; make_seg_desc: the GDT entry at edi becomes a segment with base eax,
 ; limit 15:0 = 0xffff, access byte bl, flags and limit 19:16 in bh.
